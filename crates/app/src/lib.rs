@@ -1,1 +1,53 @@
-//! placeholder
+//! Use cases of Dev Health.
+//!
+//! This is the one place where permission, entitlement and limit checks, tenancy, audit events
+//! and jobs come together. HTTP handlers and CLI commands call services here and never touch
+//! SQL; services take capability values ([`authz::Authorized`]) that only the checks in
+//! [`authz`] can construct, so a use case cannot be reached without its permission.
+
+pub mod authz;
+mod catalogue;
+mod error;
+pub mod jobs;
+mod system;
+pub mod worker;
+
+use std::sync::Arc;
+
+use domain::Clock;
+use store::Store;
+
+pub use catalogue::CatalogueReport;
+pub use error::{AppError, ErrorKind};
+pub use system::{Check, Readiness};
+
+/// Result alias of this crate.
+pub type Result<T, E = AppError> = std::result::Result<T, E>;
+
+/// The application: storage plus the clock every time-based decision uses. Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct App {
+    store: Store,
+    clock: Arc<dyn Clock>,
+}
+
+impl App {
+    /// Wires the application over an opened store.
+    pub fn new(store: Store, clock: Arc<dyn Clock>) -> Self {
+        Self { store, clock }
+    }
+
+    /// The clock.
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.clock
+    }
+
+    /// Name of the storage backend in use (`sqlite` or `postgres`), for status pages.
+    pub fn backend(&self) -> &'static str {
+        self.store.backend().as_str()
+    }
+
+    pub(crate) fn store(&self) -> &Store {
+        &self.store
+    }
+}
