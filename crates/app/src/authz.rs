@@ -89,27 +89,35 @@ impl<P: PermissionMarker> Authorized<P> {
     }
 }
 
-/// The single check behind every `Authorized<P>`.
-///
-/// `None` → 401; a principal without `P` → 403 `forbidden` naming the permission.
-pub fn authorize<P: PermissionMarker>(
-    principal: Option<&Principal>,
-) -> Result<Authorized<P>, AppError> {
-    let Some(principal) = principal else {
-        return Err(AppError::new(
-            ErrorKind::Unauthenticated,
-            "unauthenticated",
-            "Sign in or send a valid access token.",
-        ));
-    };
-    if !principal.holds(P::PERMISSION) {
+/// The error for a request that carries no valid credential.
+pub fn unauthenticated() -> AppError {
+    AppError::new(
+        ErrorKind::Unauthenticated,
+        "unauthenticated",
+        "Sign in or send a valid access token.",
+    )
+}
+
+/// The check behind every route declaration and every `Authorized<P>`: `None` → 401 and a
+/// principal without `permission` → 403 `forbidden` naming the permission.
+pub fn check(principal: Option<&Principal>, permission: Permission) -> Result<&Principal, AppError> {
+    let principal = principal.ok_or_else(unauthenticated)?;
+    if !principal.holds(permission) {
         return Err(AppError::new(
             ErrorKind::Forbidden,
             "forbidden",
-            format!("This action needs the {} permission.", P::PERMISSION),
+            format!("This action needs the {permission} permission."),
         )
-        .with("permission", P::PERMISSION.as_str()));
+        .with("permission", permission.as_str()));
     }
+    Ok(principal)
+}
+
+/// Produces the capability for `P` after [`check`].
+pub fn authorize<P: PermissionMarker>(
+    principal: Option<&Principal>,
+) -> Result<Authorized<P>, AppError> {
+    let principal = check(principal, P::PERMISSION)?;
     let scope = if P::PERMISSION.platform_only() {
         None
     } else {

@@ -1,0 +1,305 @@
+//! Route declarations: every route states who may call it, and the router cannot be built
+//! without that statement.
+//!
+//! [`Routes`] is the only way to add a route. Each registration takes an [`Access`] —
+//! `{auth, rule, csrf}` as in identity spec §3.3 — records it in the [`RouteTable`] (used by the
+//! checked-in route snapshot test and, later, the generated authorization matrix test) and wraps
+//! the route in [`enforce`], which runs the check before any extractor reads the body. Handlers
+//! that act on an org additionally take [`crate::Auth<P>`], so the permission is also visible in
+//! their signature and handed to the `app` service as a capability.
+
+use std::fmt;
+
+use app::authz::{self, Credential, Principal};
+use app::{AppError, ErrorKind};
+use axum::Router;
+use axum::extract::{Request, State};
+use axum::http::Method;
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::MethodRouter;
+use domain::{Permission, PermissionMarker};
+use utoipa::openapi::OpenApi;
+use utoipa::openapi::path::PathItem;
+use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouter};
+
+use crate::{ApiError, AppState};
+
+/// How the caller must be authenticated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthKind {
+    /// No credential needed.
+    Public,
+    /// A session (browser cookie or bearer access token).
+    Session,
+    /// An API token.
+    Token,
+    /// A session or an API token.
+    SessionOrToken,
+    /// A platform admin's session.
+    Platform,
+}
+
+/// What the authenticated caller must hold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rule {
+    /// Nothing beyond authentication (public and orgless-allowed routes only).
+    None,
+    /// Membership of the session's org, without a specific permission (e.g. leaving the org).
+    AnyMember,
+    /// A permission, checked against the live role (and the token's scopes).
+    Permission(Permission),
+}
+
+/// A route's declaration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Access {
+    /// Authentication.
+    pub auth: AuthKind,
+    /// Authorization.
+    pub rule: Rule,
+    /// Whether cookie-authenticated unsafe requests need a CSRF token.
+    pub csrf: bool,
+}
+
+impl Access {
+    /// Anyone may call it.
+    pub const fn public() -> Self {
+        Access { auth: AuthKind::Public, rule: Rule::None, csrf: false }
+    }
+
+    /// A member holding `P`, by session or API token.
+    pub const fn member<P: PermissionMarker>() -> Self {
+        Access { auth: AuthKind::SessionOrToken, rule: Rule::Permission(P::PERMISSION), csrf: true }
+    }
+
+    /// A member holding `P`, by session only (API tokens refused).
+    pub const fn session<P: PermissionMarker>() -> Self {
+        Access { auth: AuthKind::Session, rule: Rule::Permission(P::PERMISSION), csrf: true }
+    }
+
+    /// Any member of the session's org.
+    pub const fn any_member() -> Self {
+        Access { auth: AuthKind::Session, rule: Rule::AnyMember, csrf: true }
+    }
+
+    /// Any signed-in user, even without an org (orgless-allowed routes).
+    pub const fn signed_in() -> Self {
+        Access { auth: AuthKind::Session, rule: Rule::None, csrf: true }
+    }
+
+    /// A platform admin holding platform permission `P` (sessions only).
+    pub const fn platform<P: PermissionMarker>() -> Self {
+        Access { auth: AuthKind::Platform, rule: Rule::Permission(P::PERMISSION), csrf: true }
+    }
+
+    /// Runs the declared checks for `principal`.
+    pub fn check(&self, principal: Option<&Principal>) -> Result<(), AppError> {
+        if self.auth == AuthKind::Public {
+            return Ok(());
+        }
+        let p = principal.ok_or_else(authz::unauthenticated)?;
+        let credential_ok = match (self.auth, &p.credential) {
+            (AuthKind::Public | AuthKind::SessionOrToken, _) => true,
+            (AuthKind::Session | AuthKind::Platform, Credential::Session) => true,
+            (AuthKind::Token, Credential::ApiToken { .. }) => true,
+            _ => false,
+        };
+        if !credential_ok {
+            return Err(AppError::new(
+                ErrorKind::Unauthenticated,
+                "unauthenticated",
+                "This endpoint does not accept this kind of credential.",
+            ));
+        }
+        match self.rule {
+            Rule::None => Ok(()),
+            Rule::AnyMember if p.membership.is_some() => Ok(()),
+            Rule::AnyMember => Err(AppError::new(
+                ErrorKind::Forbidden,
+                "forbidden",
+                "Select an organization first.",
+            )),
+            Rule::Permission(permission) => authz::check(Some(p), permission).map(|_| ()),
+        }
+    }
+}
+
+impl fmt::Display for Access {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let auth = match self.auth {
+            AuthKind::Public => "public",
+            AuthKind::Session => "session",
+            AuthKind::Token => "token",
+            AuthKind::SessionOrToken => "session_or_token",
+            AuthKind::Platform => "platform",
+        };
+        match self.rule {
+            Rule::None => write!(f, "{auth}"),
+            Rule::AnyMember => write!(f, "{auth} any_member"),
+            Rule::Permission(p) => write!(f, "{auth} {p}"),
+        }?;
+        if self.csrf && self.auth != AuthKind::Public {
+            write!(f, " csrf")?;
+        }
+        Ok(())
+    }
+}
+
+/// Which surface a route belongs to: it decides how errors are rendered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Surface {
+    /// JSON API (documented in OpenAPI).
+    Api,
+    /// Machine endpoints outside the API document (metrics, the document itself).
+    Machine,
+    /// Server-rendered HTML.
+    Web,
+}
+
+/// One registered route.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RouteDecl {
+    /// HTTP method.
+    pub method: Method,
+    /// Path template, e.g. `/api/v1/org/members/{user_id}`.
+    pub path: String,
+    /// Its declaration.
+    pub access: Access,
+    /// API, machine or web.
+    pub surface: Surface,
+}
+
+/// Every route of the server with its declaration.
+#[derive(Debug, Clone, Default)]
+pub struct RouteTable(Vec<RouteDecl>);
+
+impl RouteTable {
+    /// The routes, sorted by path then method.
+    pub fn routes(&self) -> &[RouteDecl] {
+        &self.0
+    }
+
+    /// One line per route (`GET /healthz public`), the format of the checked-in snapshot.
+    pub fn render(&self) -> String {
+        self.0
+            .iter()
+            .map(|r| format!("{} {} {}\n", r.method, r.path, r.access))
+            .collect()
+    }
+}
+
+/// The route builder: the only way to add routes to the server.
+pub struct Routes {
+    api: OpenApiRouter<AppState>,
+    other: Router<AppState>,
+    table: Vec<RouteDecl>,
+}
+
+fn methods_of(item: &PathItem) -> Vec<Method> {
+    [
+        (item.get.is_some(), Method::GET),
+        (item.put.is_some(), Method::PUT),
+        (item.post.is_some(), Method::POST),
+        (item.delete.is_some(), Method::DELETE),
+        (item.options.is_some(), Method::OPTIONS),
+        (item.head.is_some(), Method::HEAD),
+        (item.patch.is_some(), Method::PATCH),
+        (item.trace.is_some(), Method::TRACE),
+    ]
+    .into_iter()
+    .filter_map(|(present, m)| present.then_some(m))
+    .collect()
+}
+
+impl Routes {
+    /// Starts from the API document's metadata.
+    pub fn new(openapi: OpenApi) -> Self {
+        Self { api: OpenApiRouter::with_openapi(openapi), other: Router::new(), table: Vec::new() }
+    }
+
+    /// Adds documented API operations (from `utoipa_axum::routes!`) under a declaration.
+    pub fn api(mut self, access: Access, (schemas, paths, method_router): UtoipaMethodRouter<AppState>) -> Self {
+        for (path, item) in &paths.paths {
+            for method in methods_of(item) {
+                self.table.push(RouteDecl { method, path: path.clone(), access, surface: Surface::Api });
+            }
+        }
+        let method_router = method_router.route_layer(middleware::from_fn_with_state(access, enforce));
+        self.api = self.api.routes((schemas, paths, method_router));
+        self
+    }
+
+    /// Adds an undocumented route (a web page or a machine endpoint) under a declaration.
+    pub fn route(mut self, surface: Surface, method: Method, path: &str, access: Access, method_router: MethodRouter<AppState>) -> Self {
+        self.table.push(RouteDecl { method, path: path.to_owned(), access, surface });
+        let method_router = method_router.route_layer(middleware::from_fn_with_state(access, enforce));
+        self.other = self.other.route(path, method_router);
+        self
+    }
+
+    /// The assembled router, the API document and the route table.
+    pub fn finish(mut self) -> (Router<AppState>, OpenApi, RouteTable) {
+        let (api, openapi) = self.api.split_for_parts();
+        self.table.sort_by(|a, b| (&a.path, a.method.as_str()).cmp(&(&b.path, b.method.as_str())));
+        (api.merge(self.other), openapi, RouteTable(self.table))
+    }
+}
+
+/// Runs a route's declared check before its handler (and before any body is read).
+async fn enforce(State(access): State<Access>, request: Request, next: Next) -> Response {
+    match access.check(request.extensions().get::<Principal>()) {
+        Ok(()) => next.run(request).await,
+        Err(e) => ApiError(e).into_response(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use domain::permission::marker;
+    use domain::{OrgId, Role, UserId};
+
+    fn principal(role: Option<Role>, credential: Credential, platform_admin: bool) -> Principal {
+        Principal {
+            user_id: UserId::new(),
+            membership: role.map(|r| (OrgId::new(), r)),
+            platform_admin,
+            credential,
+        }
+    }
+
+    fn status(access: Access, p: Option<&Principal>) -> Option<ErrorKind> {
+        access.check(p).err().map(|e| e.kind)
+    }
+
+    #[test]
+    fn declarations_enforce_authentication_kind_and_permission() {
+        let viewer = principal(Some(Role::Viewer), Credential::Session, false);
+        let admin = principal(Some(Role::Admin), Credential::Session, false);
+        let token = principal(Some(Role::Admin), Credential::ApiToken { scopes: vec![Permission::MembersRead] }, false);
+        let platform = principal(None, Credential::Session, true);
+        let orgless = principal(None, Credential::Session, false);
+
+        assert_eq!(status(Access::public(), None), None);
+        let remove = Access::member::<marker::MembersRemove>();
+        assert_eq!(status(remove, None), Some(ErrorKind::Unauthenticated));
+        assert_eq!(status(remove, Some(&viewer)), Some(ErrorKind::Forbidden));
+        assert_eq!(status(remove, Some(&admin)), None);
+        assert_eq!(status(remove, Some(&token)), Some(ErrorKind::Forbidden), "not in scopes");
+        assert_eq!(status(Access::member::<marker::MembersRead>(), Some(&token)), None);
+        assert_eq!(status(Access::session::<marker::MembersRead>(), Some(&token)), Some(ErrorKind::Unauthenticated));
+        let flags = Access::platform::<marker::PlatformFeatureFlags>();
+        assert_eq!(status(flags, Some(&platform)), None);
+        assert_eq!(status(flags, Some(&admin)), Some(ErrorKind::Forbidden));
+        assert_eq!(status(Access::any_member(), Some(&orgless)), Some(ErrorKind::Forbidden));
+        assert_eq!(status(Access::signed_in(), Some(&orgless)), None);
+    }
+
+    #[test]
+    fn declarations_render_for_the_snapshot() {
+        assert_eq!(Access::public().to_string(), "public");
+        assert_eq!(Access::member::<marker::AuditRead>().to_string(), "session_or_token audit:read csrf");
+        assert_eq!(Access::platform::<marker::PlatformOrgs>().to_string(), "platform platform:orgs csrf");
+    }
+}
