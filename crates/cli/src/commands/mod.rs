@@ -1,0 +1,8 @@
+//! One module per subcommand.
+
+pub mod config_show;
+pub mod jobs;
+pub mod migrate;
+pub mod serve;
+pub mod version;
+pub mod worker;

@@ -1,0 +1,73 @@
+//! `dev-health serve`: the ops server, with an in-process worker unless `--no-worker`.
+
+use std::path::Path;
+use std::time::Duration;
+
+use app::worker::{Registry, Worker};
+use server::ServerConfig;
+use tokio::net::TcpListener;
+
+use crate::cli::ServeArgs;
+use crate::config::Overrides;
+use crate::error::CliError;
+use crate::{output, shutdown, startup};
+
+pub async fn run(file: Option<&Path>, args: ServeArgs) -> Result<(), CliError> {
+    let loaded = startup::configure(file, Overrides { bind: args.bind.clone() })?;
+    let addr = loaded.bind_addr()?;
+    let store = startup::connect(&loaded).await?;
+    startup::ensure_schema(&store).await?;
+    let app = startup::app(store.clone()).await?;
+
+    let listener = TcpListener::bind(addr).await.map_err(|e| {
+        CliError::config(
+            format!("cannot listen on {addr} (`server.bind`, from {}): {e}", loaded.source_of("server.bind")),
+            "stop the process that uses this port, or choose another address with --bind",
+        )
+    })?;
+    let local = listener.local_addr().map_err(|e| CliError::failure(e.to_string(), None))?;
+
+    let c = &loaded.config;
+    let config = ServerConfig {
+        public_url: loaded.public_url(),
+        body_limit_bytes: c.server.body_limit_bytes,
+        request_timeout: Duration::from_secs(c.server.request_timeout_secs),
+        version: env!("CARGO_PKG_VERSION").into(),
+        mode: c.mode.as_str().into(),
+    };
+    let (router, _) = server::build(app.clone(), config);
+    let stop = shutdown::on_signal();
+    let worker = (!args.no_worker).then(|| {
+        let worker = Worker::new(app.clone(), Registry::builtin(), startup::worker_config(&loaded));
+        tokio::spawn(worker.run(stop.clone()))
+    });
+
+    tracing::info!(address = %local, backend = app.backend(), worker = !args.no_worker, "serving");
+    output::line(format!("dev-health listening on http://{local}"));
+
+    let mut serving = tokio::spawn(server::serve(listener, router, stop.clone()));
+    let early = tokio::select! {
+        result = &mut serving => Some(result),
+        () = stop.cancelled() => None,
+    };
+    if let Some(result) = early {
+        stop.cancel();
+        let message = match result {
+            Ok(Ok(())) => "the server stopped unexpectedly".to_owned(),
+            Ok(Err(e)) => format!("the server failed: {e}"),
+            Err(e) => format!("the server task failed: {e}"),
+        };
+        return Err(CliError::failure(message, None));
+    }
+    let grace = Duration::from_secs(c.server.shutdown_grace_secs);
+    if tokio::time::timeout(grace, &mut serving).await.is_err() {
+        tracing::warn!(grace_s = grace.as_secs(), "in-flight requests did not finish in time");
+        serving.abort();
+    }
+    if let Some(worker) = worker {
+        let _ = worker.await;
+    }
+    store.close().await;
+    tracing::info!("stopped");
+    Ok(())
+}

@@ -1,0 +1,20 @@
+//! `dev-health worker`: a job runner without the HTTP server.
+
+use std::path::Path;
+
+use app::worker::{Registry, Worker};
+
+use crate::config::Overrides;
+use crate::error::CliError;
+use crate::{shutdown, startup};
+
+pub async fn run(file: Option<&Path>) -> Result<(), CliError> {
+    let loaded = startup::configure(file, Overrides::default())?;
+    let store = startup::connect(&loaded).await?;
+    startup::ensure_schema(&store).await?;
+    let app = startup::app(store.clone()).await?;
+    let worker = Worker::new(app, Registry::builtin(), startup::worker_config(&loaded));
+    worker.run(shutdown::on_signal()).await;
+    store.close().await;
+    Ok(())
+}
