@@ -50,7 +50,8 @@ pub async fn run(file: Option<&Path>, args: ServeArgs) -> Result<(), CliError> {
         result = &mut serving => Some(result),
         () = stop.cancelled() => None,
     };
-    if let Some(result) = early {
+    // The server also ends when the shutdown token fires; only an end without it is a failure.
+    if let Some(result) = early.filter(|_| !stop.is_cancelled()) {
         stop.cancel();
         let message = match result {
             Ok(Ok(())) => "the server stopped unexpectedly".to_owned(),
@@ -60,7 +61,7 @@ pub async fn run(file: Option<&Path>, args: ServeArgs) -> Result<(), CliError> {
         return Err(CliError::failure(message, None));
     }
     let grace = Duration::from_secs(c.server.shutdown_grace_secs);
-    if tokio::time::timeout(grace, &mut serving).await.is_err() {
+    if !serving.is_finished() && tokio::time::timeout(grace, &mut serving).await.is_err() {
         tracing::warn!(grace_s = grace.as_secs(), "in-flight requests did not finish in time");
         serving.abort();
     }
