@@ -100,7 +100,10 @@ pub fn unauthenticated() -> AppError {
 
 /// The check behind every route declaration and every `Authorized<P>`: `None` → 401 and a
 /// principal without `permission` → 403 `forbidden` naming the permission.
-pub fn check(principal: Option<&Principal>, permission: Permission) -> Result<&Principal, AppError> {
+pub fn check(
+    principal: Option<&Principal>,
+    permission: Permission,
+) -> Result<&Principal, AppError> {
     let principal = principal.ok_or_else(unauthenticated)?;
     if !principal.holds(permission) {
         return Err(AppError::new(
@@ -153,7 +156,10 @@ mod tests {
         assert_eq!(err.details["permission"], "members:remove");
         let owner = member(Role::Owner, Credential::Session);
         let ok = authorize::<marker::BillingManage>(Some(&owner)).unwrap();
-        assert_eq!(ok.scope().map(OrgScope::org_id), owner.membership.map(|m| m.0));
+        assert_eq!(
+            ok.scope().map(OrgScope::org_id),
+            owner.membership.map(|m| m.0)
+        );
     }
 
     #[test]
@@ -166,16 +172,26 @@ mod tests {
     fn api_tokens_need_the_scope_and_the_role_and_a_grantable_permission() {
         let scoped = member(
             Role::Admin,
-            Credential::ApiToken { scopes: vec![Permission::AuditRead, Permission::InvitesManage] },
+            Credential::ApiToken {
+                scopes: vec![Permission::AuditRead, Permission::InvitesManage],
+            },
         );
         assert!(scoped.holds(Permission::AuditRead));
         assert!(!scoped.holds(Permission::AuditExport), "not in scopes");
-        assert!(!scoped.holds(Permission::InvitesManage), "not API-grantable");
+        assert!(
+            !scoped.holds(Permission::InvitesManage),
+            "not API-grantable"
+        );
         let demoted = member(
             Role::Viewer,
-            Credential::ApiToken { scopes: vec![Permission::AuditRead] },
+            Credential::ApiToken {
+                scopes: vec![Permission::AuditRead],
+            },
         );
-        assert!(!demoted.holds(Permission::AuditRead), "scopes shrink with the role");
+        assert!(
+            !demoted.holds(Permission::AuditRead),
+            "scopes shrink with the role"
+        );
     }
 
     #[test]
@@ -187,7 +203,9 @@ mod tests {
             credential: Credential::Session,
         };
         assert!(authorize::<marker::PlatformFeatureFlags>(Some(&admin)).is_ok());
-        admin.credential = Credential::ApiToken { scopes: Permission::ALL.to_vec() };
+        admin.credential = Credential::ApiToken {
+            scopes: Permission::ALL.to_vec(),
+        };
         assert!(authorize::<marker::PlatformFeatureFlags>(Some(&admin)).is_err());
         let owner = member(Role::Owner, Credential::Session);
         assert!(authorize::<marker::PlatformOrgs>(Some(&owner)).is_err());

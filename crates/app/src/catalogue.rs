@@ -37,22 +37,36 @@ impl App {
             .map(|p| (p.as_str().to_owned(), p.platform_only(), p.api_grantable()))
             .collect();
         for extra in stored.difference(&compiled) {
-            report.errors.push(format!("permissions has an unexpected row {extra:?}"));
+            report
+                .errors
+                .push(format!("permissions has an unexpected row {extra:?}"));
         }
         for missing in compiled.difference(&stored) {
             report.errors.push(format!("permissions lacks {missing:?}"));
         }
 
-        let stored: BTreeSet<_> = catalog::role_permissions(&mut c.conn()).await?.into_iter().collect();
+        let stored: BTreeSet<_> = catalog::role_permissions(&mut c.conn())
+            .await?
+            .into_iter()
+            .collect();
         let compiled: BTreeSet<_> = Role::ALL
             .iter()
-            .flat_map(|r| r.permissions().map(move |p| (r.as_str().to_owned(), p.as_str().to_owned())))
+            .flat_map(|r| {
+                r.permissions()
+                    .map(move |p| (r.as_str().to_owned(), p.as_str().to_owned()))
+            })
             .collect();
         for extra in stored.difference(&compiled) {
-            report.errors.push(format!("role_permissions grants {} to {} but the binary does not", extra.1, extra.0));
+            report.errors.push(format!(
+                "role_permissions grants {} to {} but the binary does not",
+                extra.1, extra.0
+            ));
         }
         for missing in compiled.difference(&stored) {
-            report.errors.push(format!("role_permissions lacks {} for {}", missing.1, missing.0));
+            report.errors.push(format!(
+                "role_permissions lacks {} for {}",
+                missing.1, missing.0
+            ));
         }
 
         let flags = catalog::feature_flags(&mut c.conn()).await?;
@@ -71,7 +85,9 @@ impl App {
                     f.min_tier()
                 )),
                 Ok(_) => {}
-                Err(_) => report.warnings.push(format!("feature_flags has unknown feature {}", flag.name)),
+                Err(_) => report
+                    .warnings
+                    .push(format!("feature_flags has unknown feature {}", flag.name)),
             }
         }
         Ok(report)

@@ -61,7 +61,11 @@ impl AppError {
 
     /// 404 with the same body whether the thing is missing or belongs to another org.
     pub fn not_found(what: &str) -> Self {
-        Self::new(ErrorKind::NotFound, "not_found", format!("{what} was not found."))
+        Self::new(
+            ErrorKind::NotFound,
+            "not_found",
+            format!("{what} was not found."),
+        )
     }
 }
 

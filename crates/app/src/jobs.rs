@@ -10,12 +10,20 @@ use crate::{App, Result};
 impl App {
     /// Enqueues `count` probe jobs and returns their ids. A probe sleeps, then succeeds or fails
     /// as told; it checks end to end that workers are up and the queue works.
-    pub async fn enqueue_probes(&self, count: u32, input: &ProbeInput, max_attempts: u32) -> Result<Vec<JobId>> {
+    pub async fn enqueue_probes(
+        &self,
+        count: u32,
+        input: &ProbeInput,
+        max_attempts: u32,
+    ) -> Result<Vec<JobId>> {
         let now = self.clock().now();
         let mut tx = self.store().begin().await?;
         let mut ids = Vec::with_capacity(count as usize);
         for n in 0..count {
-            let mut job = NewJob::new(PROBE_KIND, json!({ "n": n, "sleep_ms": input.sleep_ms, "fail": input.fail }));
+            let mut job = NewJob::new(
+                PROBE_KIND,
+                json!({ "n": n, "sleep_ms": input.sleep_ms, "fail": input.fail }),
+            );
             job.max_attempts = max_attempts;
             ids.push(store::jobs::enqueue(&mut tx.conn(), &job, now).await?.id);
         }

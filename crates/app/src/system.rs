@@ -33,14 +33,24 @@ impl App {
     /// expects. Never fails: a failing check is part of the answer.
     pub async fn readiness(&self) -> Readiness {
         let database = match self.store().ping().await {
-            Ok(()) => Check { ok: true, detail: "reachable".into() },
-            Err(e) => Check { ok: false, detail: e.to_string() },
+            Ok(()) => Check {
+                ok: true,
+                detail: "reachable".into(),
+            },
+            Err(e) => Check {
+                ok: false,
+                detail: e.to_string(),
+            },
         };
         let (migrations, migration_status) = if database.ok {
             match self.store().migration_status().await {
-                Ok(s) if s.is_current() => {
-                    (Check { ok: true, detail: "current".into() }, Some(s))
-                }
+                Ok(s) if s.is_current() => (
+                    Check {
+                        ok: true,
+                        detail: "current".into(),
+                    },
+                    Some(s),
+                ),
                 Ok(s) => {
                     let detail = format!(
                         "{:?}: pending {:?}, unknown {:?}, broken {:?}; run `dev-health migrate`",
@@ -48,10 +58,22 @@ impl App {
                     );
                     (Check { ok: false, detail }, Some(s))
                 }
-                Err(e) => (Check { ok: false, detail: e.to_string() }, None),
+                Err(e) => (
+                    Check {
+                        ok: false,
+                        detail: e.to_string(),
+                    },
+                    None,
+                ),
             }
         } else {
-            (Check { ok: false, detail: "database unreachable".into() }, None)
+            (
+                Check {
+                    ok: false,
+                    detail: "database unreachable".into(),
+                },
+                None,
+            )
         };
         Readiness {
             ready: database.ok && migrations.ok,

@@ -1,11 +1,12 @@
 //! The job runner and system services against SQLite and PostgreSQL.
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 use std::sync::Arc;
 use std::time::Duration;
 
+use app::App;
 use app::worker::probe::ProbeInput;
 use app::worker::{Backoff, Registry, Worker, WorkerConfig};
-use app::App;
 use domain::SystemClock;
 use store::jobs::JobStatus;
 use store::testing::TestDb;
@@ -21,7 +22,10 @@ fn fast() -> WorkerConfig {
         concurrency: 4,
         poll_interval: Duration::from_millis(20),
         lease: Duration::from_secs(5),
-        backoff: Backoff { base: Duration::from_millis(10), max: Duration::from_millis(40) },
+        backoff: Backoff {
+            base: Duration::from_millis(10),
+            max: Duration::from_millis(40),
+        },
         shutdown_grace: Duration::from_secs(5),
         ..WorkerConfig::default()
     }
@@ -43,7 +47,13 @@ where
 }
 
 async fn count(app: &App, status: &str) -> i64 {
-    app.job_counts().await.unwrap().iter().filter(|c| c.status == status).map(|c| c.count).sum()
+    app.job_counts()
+        .await
+        .unwrap()
+        .iter()
+        .filter(|c| c.status == status)
+        .map(|c| c.count)
+        .sum()
 }
 
 backend_tests! {

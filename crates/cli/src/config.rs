@@ -156,13 +156,19 @@ impl Default for WorkerSection {
 
 impl Default for DatabaseSection {
     fn default() -> Self {
-        Self { max_connections: 10, acquire_timeout_secs: 5 }
+        Self {
+            max_connections: 10,
+            acquire_timeout_secs: 5,
+        }
     }
 }
 
 impl Default for LogSection {
     fn default() -> Self {
-        Self { level: "info".into(), format: LogFormat::Auto }
+        Self {
+            level: "info".into(),
+            format: LogFormat::Auto,
+        }
     }
 }
 
@@ -203,7 +209,9 @@ pub fn load(file: Option<&Path>, overrides: Overrides) -> Result<Loaded, CliErro
             ));
         }
         Some(path) => figment = figment.merge(Toml::file_exact(path)),
-        None if Path::new(DEFAULT_FILE).is_file() => figment = figment.merge(Toml::file_exact(DEFAULT_FILE)),
+        None if Path::new(DEFAULT_FILE).is_file() => {
+            figment = figment.merge(Toml::file_exact(DEFAULT_FILE))
+        }
         None => {}
     }
     figment = figment
@@ -213,7 +221,11 @@ pub fn load(file: Option<&Path>, overrides: Overrides) -> Result<Loaded, CliErro
         figment = figment.merge(Serialized::default("server.bind", bind));
     }
     let config: Config = figment.extract().map_err(|e| figment_error(&figment, e))?;
-    let loaded = Loaded { config, figment, overrides };
+    let loaded = Loaded {
+        config,
+        figment,
+        overrides,
+    };
     loaded.validate()?;
     Ok(loaded)
 }
@@ -221,11 +233,26 @@ pub fn load(file: Option<&Path>, overrides: Overrides) -> Result<Loaded, CliErro
 /// One line naming the problem, the setting and where the value came from.
 fn figment_error(figment: &Figment, e: figment::Error) -> CliError {
     let key = e.path.join(".");
-    let source = e.metadata.as_ref().map(|m| describe(m, &e.path)).unwrap_or_else(|| {
-        figment.find_metadata(&key).map(|m| describe(m, &e.path)).unwrap_or_default()
-    });
-    let setting = if key.is_empty() { String::new() } else { format!(" in setting `{key}`") };
-    let from = if source.is_empty() { String::new() } else { format!(" (from {source})") };
+    let source = e
+        .metadata
+        .as_ref()
+        .map(|m| describe(m, &e.path))
+        .unwrap_or_else(|| {
+            figment
+                .find_metadata(&key)
+                .map(|m| describe(m, &e.path))
+                .unwrap_or_default()
+        });
+    let setting = if key.is_empty() {
+        String::new()
+    } else {
+        format!(" in setting `{key}`")
+    };
+    let from = if source.is_empty() {
+        String::new()
+    } else {
+        format!(" (from {source})")
+    };
     CliError::config(
         format!("invalid configuration: {}{setting}{from}", e.kind),
         "run `dev-health config show` to see every setting and its source; see docs/CONFIGURATION.md",
@@ -259,11 +286,16 @@ impl Loaded {
             return "--bind".into();
         }
         let path: Vec<String> = key.split('.').map(str::to_owned).collect();
-        self.figment.find_metadata(key).map_or_else(|| "default".into(), |meta| describe(meta, &path))
+        self.figment
+            .find_metadata(key)
+            .map_or_else(|| "default".into(), |meta| describe(meta, &path))
     }
 
     fn invalid(&self, key: &str, problem: String, hint: &str) -> CliError {
-        CliError::config(format!("invalid `{key}` (from {}): {problem}", self.source_of(key)), hint)
+        CliError::config(
+            format!("invalid `{key}` (from {}): {problem}", self.source_of(key)),
+            hint,
+        )
     }
 
     fn validate(&self) -> Result<(), CliError> {
@@ -273,16 +305,32 @@ impl Loaded {
         if let Some(url) = &c.server.public_url
             && !(url.starts_with("http://") || url.starts_with("https://"))
         {
-            return Err(self.invalid("server.public_url", format!("{url:?} is not an http(s) URL"), "e.g. https://dev-health.example.com"));
+            return Err(self.invalid(
+                "server.public_url",
+                format!("{url:?} is not an http(s) URL"),
+                "e.g. https://dev-health.example.com",
+            ));
         }
         if c.worker.concurrency == 0 {
-            return Err(self.invalid("worker.concurrency", "must be at least 1".into(), "the default is 4"));
+            return Err(self.invalid(
+                "worker.concurrency",
+                "must be at least 1".into(),
+                "the default is 4",
+            ));
         }
         if c.worker.lease_secs < 2 {
-            return Err(self.invalid("worker.lease_secs", "must be at least 2".into(), "the default is 60"));
+            return Err(self.invalid(
+                "worker.lease_secs",
+                "must be at least 2".into(),
+                "the default is 60",
+            ));
         }
         if c.database.max_connections == 0 {
-            return Err(self.invalid("database.max_connections", "must be at least 1".into(), "the default is 10"));
+            return Err(self.invalid(
+                "database.max_connections",
+                "must be at least 1".into(),
+                "the default is 10",
+            ));
         }
         Ok(())
     }
@@ -291,16 +339,26 @@ impl Loaded {
     pub fn bind_addr(&self) -> Result<SocketAddr, CliError> {
         let raw = &self.config.server.bind;
         raw.parse().map_err(|_| {
-            self.invalid("server.bind", format!("{raw:?} is not an address like 127.0.0.1:8000"), "use IP:PORT, e.g. 0.0.0.0:8000 to listen on every interface")
+            self.invalid(
+                "server.bind",
+                format!("{raw:?} is not an address like 127.0.0.1:8000"),
+                "use IP:PORT, e.g. 0.0.0.0:8000 to listen on every interface",
+            )
         })
     }
 
     /// The database URL, defaulting to a SQLite file in the data directory.
     pub fn database_url(&self) -> Result<DatabaseUrl, CliError> {
         match &self.config.database_url {
-            None => Ok(DatabaseUrl::Sqlite(self.config.data_dir.join("dev-health.db"))),
+            None => Ok(DatabaseUrl::Sqlite(
+                self.config.data_dir.join("dev-health.db"),
+            )),
             Some(raw) => DatabaseUrl::parse(raw).map_err(|e| {
-                self.invalid("database_url", e.to_string(), "use sqlite:PATH or postgres://USER:PASSWORD@HOST:5432/DB")
+                self.invalid(
+                    "database_url",
+                    e.to_string(),
+                    "use sqlite:PATH or postgres://USER:PASSWORD@HOST:5432/DB",
+                )
             }),
         }
     }
@@ -309,7 +367,11 @@ impl Loaded {
     pub fn prepare_data_dir(&self) -> Result<PathBuf, CliError> {
         let dir = &self.config.data_dir;
         let fail = |e: std::io::Error| {
-            self.invalid("data_dir", format!("{} is not a writable directory: {e}", dir.display()), "set DEV_HEALTH_DATA_DIR to a directory this user can write")
+            self.invalid(
+                "data_dir",
+                format!("{} is not a writable directory: {e}", dir.display()),
+                "set DEV_HEALTH_DATA_DIR to a directory this user can write",
+            )
         };
         std::fs::create_dir_all(dir).map_err(fail)?;
         let probe = dir.join(format!(".write-test-{}", std::process::id()));
@@ -346,8 +408,15 @@ impl Loaded {
             .map(|(key, v)| {
                 let shown = if key == "database_url" {
                     match &self.config.database_url {
-                        Some(raw) => DatabaseUrl::parse(raw).map(|u| u.redacted()).unwrap_or_else(|_| "[invalid]".into()),
-                        None => format!("(unset: {})", self.database_url().map(|u| u.redacted()).unwrap_or_default()),
+                        Some(raw) => DatabaseUrl::parse(raw)
+                            .map(|u| u.redacted())
+                            .unwrap_or_else(|_| "[invalid]".into()),
+                        None => format!(
+                            "(unset: {})",
+                            self.database_url()
+                                .map(|u| u.redacted())
+                                .unwrap_or_default()
+                        ),
                     }
                 } else {
                     v
@@ -363,7 +432,11 @@ fn flatten(prefix: &str, value: &serde_json::Value, out: &mut Vec<(String, Strin
     match value {
         serde_json::Value::Object(map) => {
             for (k, v) in map {
-                let key = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
+                let key = if prefix.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{prefix}.{k}")
+                };
                 flatten(&key, v, out);
             }
         }

@@ -23,17 +23,29 @@ pub struct CliError {
 impl CliError {
     /// A configuration error.
     pub fn config(message: impl Into<String>, hint: impl Into<String>) -> Self {
-        Self { message: message.into(), hint: Some(hint.into()), code: EXIT_CONFIG }
+        Self {
+            message: message.into(),
+            hint: Some(hint.into()),
+            code: EXIT_CONFIG,
+        }
     }
 
     /// A dependency is unavailable.
     pub fn unavailable(message: impl Into<String>, hint: impl Into<String>) -> Self {
-        Self { message: message.into(), hint: Some(hint.into()), code: EXIT_UNAVAILABLE }
+        Self {
+            message: message.into(),
+            hint: Some(hint.into()),
+            code: EXIT_UNAVAILABLE,
+        }
     }
 
     /// Anything else.
     pub fn failure(message: impl Into<String>, hint: Option<&str>) -> Self {
-        Self { message: message.into(), hint: hint.map(str::to_owned), code: EXIT_FAILURE }
+        Self {
+            message: message.into(),
+            hint: hint.map(str::to_owned),
+            code: EXIT_FAILURE,
+        }
     }
 }
 
@@ -56,7 +68,10 @@ impl From<app::AppError> for CliError {
 impl From<store::StoreError> for CliError {
     fn from(e: store::StoreError) -> Self {
         if e.is_unavailable() {
-            CliError::unavailable(e.to_string(), "check that the database is running and DATABASE_URL is right")
+            CliError::unavailable(
+                e.to_string(),
+                "check that the database is running and DATABASE_URL is right",
+            )
         } else {
             CliError::failure(e.to_string(), None)
         }

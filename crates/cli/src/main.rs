@@ -19,9 +19,17 @@ use crate::error::CliError;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
-        Err(e) => return fail(&CliError::failure(format!("cannot start the async runtime: {e}"), None)),
+        Err(e) => {
+            return fail(&CliError::failure(
+                format!("cannot start the async runtime: {e}"),
+                None,
+            ));
+        }
     };
     match runtime.block_on(run(cli)) {
         Ok(()) => ExitCode::SUCCESS,

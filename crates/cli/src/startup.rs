@@ -23,12 +23,17 @@ pub fn configure(file: Option<&Path>, overrides: Overrides) -> Result<Loaded, Cl
 pub async fn connect(loaded: &Loaded) -> Result<Store, CliError> {
     loaded.prepare_data_dir()?;
     let url = loaded.database_url()?;
-    Store::connect(&url, &loaded.pool_options()).await.map_err(|e| {
-        CliError::unavailable(
-            format!("cannot open the database ({}) from `database_url`: {e}", url.redacted()),
-            "check that PostgreSQL is running and DATABASE_URL is right",
-        )
-    })
+    Store::connect(&url, &loaded.pool_options())
+        .await
+        .map_err(|e| {
+            CliError::unavailable(
+                format!(
+                    "cannot open the database ({}) from `database_url`: {e}",
+                    url.redacted()
+                ),
+                "check that PostgreSQL is running and DATABASE_URL is right",
+            )
+        })
 }
 
 /// Brings the schema to what this binary needs before serving: an empty database, or any
@@ -42,7 +47,10 @@ pub async fn ensure_schema(store: &Store) -> Result<(), CliError> {
         MigrationState::Empty => migrate(store).await,
         MigrationState::Pending if store.backend() == Backend::Sqlite => migrate(store).await,
         MigrationState::Pending => Err(CliError::config(
-            format!("the database schema is behind this binary (pending migrations {:?})", status.pending),
+            format!(
+                "the database schema is behind this binary (pending migrations {:?})",
+                status.pending
+            ),
             "run `dev-health migrate` once, then start the servers",
         )),
         MigrationState::Ahead => {
@@ -50,7 +58,10 @@ pub async fn ensure_schema(store: &Store) -> Result<(), CliError> {
             Ok(())
         }
         MigrationState::Broken => Err(CliError::config(
-            format!("migrations {:?} failed or were changed after they were applied", status.broken),
+            format!(
+                "migrations {:?} failed or were changed after they were applied",
+                status.broken
+            ),
             "restore the database from a backup or contact support; never edit applied migrations",
         )),
     }
@@ -58,7 +69,11 @@ pub async fn ensure_schema(store: &Store) -> Result<(), CliError> {
 
 async fn migrate(store: &Store) -> Result<(), CliError> {
     let applied = store.migrate().await?;
-    tracing::info!(applied, backend = store.backend().as_str(), "database migrated");
+    tracing::info!(
+        applied,
+        backend = store.backend().as_str(),
+        "database migrated"
+    );
     Ok(())
 }
 

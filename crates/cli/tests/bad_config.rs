@@ -1,11 +1,16 @@
 //! Bad configuration exits non-zero with one readable line naming the problem and the setting.
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 mod support;
 
 use support::{Server, run};
 
 fn first_line(output: &std::process::Output) -> String {
-    String::from_utf8_lossy(&output.stderr).lines().next().unwrap_or_default().to_owned()
+    String::from_utf8_lossy(&output.stderr)
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .to_owned()
 }
 
 fn refuses(args: &[&str], env: &[(&str, &str)], file: Option<&str>, expect: &[&str]) {
@@ -27,30 +32,63 @@ fn refuses(args: &[&str], env: &[(&str, &str)], file: Option<&str>, expect: &[&s
         assert!(line.contains(needle), "{line:?} should contain {needle:?}");
     }
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(stderr.lines().nth(1).is_some_and(|l| l.trim_start().starts_with("hint: ")), "{stderr}");
-    assert!(stderr.lines().count() <= 2, "one line plus a hint: {stderr}");
+    assert!(
+        stderr
+            .lines()
+            .nth(1)
+            .is_some_and(|l| l.trim_start().starts_with("hint: ")),
+        "{stderr}"
+    );
+    assert!(
+        stderr.lines().count() <= 2,
+        "one line plus a hint: {stderr}"
+    );
 }
 
 #[test]
 fn unknown_key_in_the_file() {
-    refuses(&["serve"], &[], Some("[server]\nbnid = \"127.0.0.1:1\"\n"), &["unknown field", "bnid", "dev-health.toml"]);
+    refuses(
+        &["serve"],
+        &[],
+        Some("[server]\nbnid = \"127.0.0.1:1\"\n"),
+        &["unknown field", "bnid", "dev-health.toml"],
+    );
 }
 
 #[test]
 fn unknown_key_in_the_environment() {
-    refuses(&["serve"], &[("DEV_HEALTH_SERVR__BIND", "x")], None, &["unknown field", "servr"]);
+    refuses(
+        &["serve"],
+        &[("DEV_HEALTH_SERVR__BIND", "x")],
+        None,
+        &["unknown field", "servr"],
+    );
 }
 
 #[test]
 fn malformed_database_url() {
-    refuses(&["serve"], &[("DATABASE_URL", "mysql://root:hunter2@db/dh")], None, &["database_url", "DATABASE_URL", "unsupported"]);
-    refuses(&["migrate"], &[("DATABASE_URL", "postgres://")], None, &["database_url", "malformed"]);
+    refuses(
+        &["serve"],
+        &[("DATABASE_URL", "mysql://root:hunter2@db/dh")],
+        None,
+        &["database_url", "DATABASE_URL", "unsupported"],
+    );
+    refuses(
+        &["migrate"],
+        &[("DATABASE_URL", "postgres://")],
+        None,
+        &["database_url", "malformed"],
+    );
 }
 
 #[test]
 fn password_in_a_bad_url_is_not_printed() {
     let dir = tempfile::tempdir().unwrap();
-    let output = run(dir.path(), &["serve"], &[("DATABASE_URL", "mysql://root:hunter2@db/dh")]);
+    let output = run(
+        dir.path(),
+        &["serve"],
+        &[("DATABASE_URL", "mysql://root:hunter2@db/dh")],
+    );
     assert!(!String::from_utf8_lossy(&output.stderr).contains("hunter2"));
 }
 
@@ -61,23 +99,53 @@ fn unwritable_data_dir() {
     let file = dir.path().join("a-file");
     std::fs::write(&file, "x").unwrap();
     let bad = file.join("data");
-    refuses(&["serve"], &[("DEV_HEALTH_DATA_DIR", bad.to_str().unwrap())], None, &["data_dir", "DEV_HEALTH_DATA_DIR", "not a writable directory"]);
+    refuses(
+        &["serve"],
+        &[("DEV_HEALTH_DATA_DIR", bad.to_str().unwrap())],
+        None,
+        &[
+            "data_dir",
+            "DEV_HEALTH_DATA_DIR",
+            "not a writable directory",
+        ],
+    );
 }
 
 #[test]
 fn malformed_bind_address_and_wrong_types() {
-    refuses(&["serve", "--bind", "localhost"], &[], None, &["server.bind", "--bind"]);
-    refuses(&["serve"], &[("DEV_HEALTH_WORKER__CONCURRENCY", "many")], None, &["worker.concurrency", "DEV_HEALTH_WORKER__CONCURRENCY"]);
+    refuses(
+        &["serve", "--bind", "localhost"],
+        &[],
+        None,
+        &["server.bind", "--bind"],
+    );
+    refuses(
+        &["serve"],
+        &[("DEV_HEALTH_WORKER__CONCURRENCY", "many")],
+        None,
+        &["worker.concurrency", "DEV_HEALTH_WORKER__CONCURRENCY"],
+    );
 }
 
 #[test]
 fn port_in_use() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    let first = Server::start(dir.path(), &[], &[("DEV_HEALTH_DATA_DIR", data.to_str().unwrap())]);
+    let first = Server::start(
+        dir.path(),
+        &[],
+        &[("DEV_HEALTH_DATA_DIR", data.to_str().unwrap())],
+    );
     let addr = first.base.trim_start_matches("http://").to_owned();
-    let output = run(dir.path(), &["serve", "--bind", &addr], &[("DEV_HEALTH_DATA_DIR", data.to_str().unwrap())]);
+    let output = run(
+        dir.path(),
+        &["serve", "--bind", &addr],
+        &[("DEV_HEALTH_DATA_DIR", data.to_str().unwrap())],
+    );
     assert_eq!(output.status.code(), Some(78), "{output:?}");
     let line = first_line(&output);
-    assert!(line.contains("cannot listen") && line.contains(&addr) && line.contains("server.bind"), "{line}");
+    assert!(
+        line.contains("cannot listen") && line.contains(&addr) && line.contains("server.bind"),
+        "{line}"
+    );
 }

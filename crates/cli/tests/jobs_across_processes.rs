@@ -1,5 +1,6 @@
 //! The job queue across real processes: exactly-once execution with two servers, recovery of a
 //! killed worker's job after its lease expires, and dead-lettering.
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 mod support;
 
@@ -22,7 +23,15 @@ fn env<'a>(db: &'a TestDb, data: &'a str) -> Vec<(&'static str, &'a str)> {
 }
 
 async fn status_count(db: &TestDb, status: &str) -> i64 {
-    db.store.jobs().counts().await.unwrap().iter().filter(|c| c.status == status).map(|c| c.count).sum()
+    db.store
+        .jobs()
+        .counts()
+        .await
+        .unwrap()
+        .iter()
+        .filter(|c| c.status == status)
+        .map(|c| c.count)
+        .sum()
 }
 
 /// `(jobs with exactly one attempt, total attempts, distinct workers)`.

@@ -161,13 +161,23 @@ mod tests {
         for &(feature, community, team, enterprise) in SEED_TABLE {
             assert_eq!(feature.included_in(Tier::Community), community, "{feature}");
             assert_eq!(feature.included_in(Tier::Team), team, "{feature}");
-            assert_eq!(feature.included_in(Tier::Enterprise), enterprise, "{feature}");
+            assert_eq!(
+                feature.included_in(Tier::Enterprise),
+                enterprise,
+                "{feature}"
+            );
         }
     }
 
     #[test]
     fn markers_name_their_variant() {
-        assert_eq!(<marker::AuditLog as FeatureMarker>::FEATURE, Feature::AuditLog);
-        assert_eq!(<marker::MultiOrg as FeatureMarker>::FEATURE.as_str(), "multi_org");
+        assert_eq!(
+            <marker::AuditLog as FeatureMarker>::FEATURE,
+            Feature::AuditLog
+        );
+        assert_eq!(
+            <marker::MultiOrg as FeatureMarker>::FEATURE.as_str(),
+            "multi_org"
+        );
     }
 }

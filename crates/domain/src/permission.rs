@@ -200,7 +200,11 @@ impl std::str::FromStr for Permission {
             .copied()
             .find(|p| p.as_str() == s)
             .ok_or_else(|| {
-                crate::UnknownValue::new("permission", s, Permission::ALL.iter().map(|p| p.as_str()))
+                crate::UnknownValue::new(
+                    "permission",
+                    s,
+                    Permission::ALL.iter().map(|p| p.as_str()),
+                )
             })
     }
 }
@@ -236,7 +240,10 @@ mod tests {
 
     #[test]
     fn platform_permissions_belong_to_no_role_and_no_token() {
-        let platform: Vec<_> = Permission::ALL.iter().filter(|p| p.platform_only()).collect();
+        let platform: Vec<_> = Permission::ALL
+            .iter()
+            .filter(|p| p.platform_only())
+            .collect();
         assert_eq!(platform.len(), 6);
         for p in platform {
             assert!(p.roles().is_empty(), "{p}");
@@ -247,7 +254,12 @@ mod tests {
     #[test]
     fn role_sets_are_nested_owner_admin_editor_viewer() {
         let set = |r: Role| r.permissions().collect::<BTreeSet<_>>();
-        let (o, a, e, v) = (set(Role::Owner), set(Role::Admin), set(Role::Editor), set(Role::Viewer));
+        let (o, a, e, v) = (
+            set(Role::Owner),
+            set(Role::Admin),
+            set(Role::Editor),
+            set(Role::Viewer),
+        );
         assert!(v.is_subset(&e) && e.is_subset(&a) && a.is_subset(&o));
         assert_eq!((o.len(), a.len(), e.len(), v.len()), (37, 32, 12, 8));
         for p in [

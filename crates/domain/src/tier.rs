@@ -63,6 +63,9 @@ mod tests {
             r#"unknown tier "gold" (expected one of: community, team, enterprise)"#
         );
         assert_eq!("team".parse::<Tier>(), Ok(Tier::Team));
-        assert_eq!(serde_json::to_string(&Tier::Enterprise).unwrap(), "\"enterprise\"");
+        assert_eq!(
+            serde_json::to_string(&Tier::Enterprise).unwrap(),
+            "\"enterprise\""
+        );
     }
 }

@@ -65,32 +65,56 @@ pub struct Access {
 impl Access {
     /// Anyone may call it.
     pub const fn public() -> Self {
-        Access { auth: AuthKind::Public, rule: Rule::None, csrf: false }
+        Access {
+            auth: AuthKind::Public,
+            rule: Rule::None,
+            csrf: false,
+        }
     }
 
     /// A member holding `P`, by session or API token.
     pub const fn member<P: PermissionMarker>() -> Self {
-        Access { auth: AuthKind::SessionOrToken, rule: Rule::Permission(P::PERMISSION), csrf: true }
+        Access {
+            auth: AuthKind::SessionOrToken,
+            rule: Rule::Permission(P::PERMISSION),
+            csrf: true,
+        }
     }
 
     /// A member holding `P`, by session only (API tokens refused).
     pub const fn session<P: PermissionMarker>() -> Self {
-        Access { auth: AuthKind::Session, rule: Rule::Permission(P::PERMISSION), csrf: true }
+        Access {
+            auth: AuthKind::Session,
+            rule: Rule::Permission(P::PERMISSION),
+            csrf: true,
+        }
     }
 
     /// Any member of the session's org.
     pub const fn any_member() -> Self {
-        Access { auth: AuthKind::Session, rule: Rule::AnyMember, csrf: true }
+        Access {
+            auth: AuthKind::Session,
+            rule: Rule::AnyMember,
+            csrf: true,
+        }
     }
 
     /// Any signed-in user, even without an org (orgless-allowed routes).
     pub const fn signed_in() -> Self {
-        Access { auth: AuthKind::Session, rule: Rule::None, csrf: true }
+        Access {
+            auth: AuthKind::Session,
+            rule: Rule::None,
+            csrf: true,
+        }
     }
 
     /// A platform admin holding platform permission `P` (sessions only).
     pub const fn platform<P: PermissionMarker>() -> Self {
-        Access { auth: AuthKind::Platform, rule: Rule::Permission(P::PERMISSION), csrf: true }
+        Access {
+            auth: AuthKind::Platform,
+            rule: Rule::Permission(P::PERMISSION),
+            csrf: true,
+        }
     }
 
     /// Runs the declared checks for `principal`.
@@ -99,12 +123,12 @@ impl Access {
             return Ok(());
         }
         let p = principal.ok_or_else(authz::unauthenticated)?;
-        let credential_ok = match (self.auth, &p.credential) {
-            (AuthKind::Public | AuthKind::SessionOrToken, _) => true,
-            (AuthKind::Session | AuthKind::Platform, Credential::Session) => true,
-            (AuthKind::Token, Credential::ApiToken { .. }) => true,
-            _ => false,
-        };
+        let credential_ok = matches!(
+            (self.auth, &p.credential),
+            (AuthKind::Public | AuthKind::SessionOrToken, _)
+                | (AuthKind::Session | AuthKind::Platform, Credential::Session)
+                | (AuthKind::Token, Credential::ApiToken { .. })
+        );
         if !credential_ok {
             return Err(AppError::new(
                 ErrorKind::Unauthenticated,
@@ -215,25 +239,52 @@ fn methods_of(item: &PathItem) -> Vec<Method> {
 impl Routes {
     /// Starts from the API document's metadata.
     pub fn new(openapi: OpenApi) -> Self {
-        Self { api: OpenApiRouter::with_openapi(openapi), other: Router::new(), table: Vec::new() }
+        Self {
+            api: OpenApiRouter::with_openapi(openapi),
+            other: Router::new(),
+            table: Vec::new(),
+        }
     }
 
     /// Adds documented API operations (from `utoipa_axum::routes!`) under a declaration.
-    pub fn api(mut self, access: Access, (schemas, paths, method_router): UtoipaMethodRouter<AppState>) -> Self {
+    pub fn api(
+        mut self,
+        access: Access,
+        (schemas, paths, method_router): UtoipaMethodRouter<AppState>,
+    ) -> Self {
         for (path, item) in &paths.paths {
             for method in methods_of(item) {
-                self.table.push(RouteDecl { method, path: path.clone(), access, surface: Surface::Api });
+                self.table.push(RouteDecl {
+                    method,
+                    path: path.clone(),
+                    access,
+                    surface: Surface::Api,
+                });
             }
         }
-        let method_router = method_router.route_layer(middleware::from_fn_with_state(access, enforce));
+        let method_router =
+            method_router.route_layer(middleware::from_fn_with_state(access, enforce));
         self.api = self.api.routes((schemas, paths, method_router));
         self
     }
 
     /// Adds an undocumented route (a web page or a machine endpoint) under a declaration.
-    pub fn route(mut self, surface: Surface, method: Method, path: &str, access: Access, method_router: MethodRouter<AppState>) -> Self {
-        self.table.push(RouteDecl { method, path: path.to_owned(), access, surface });
-        let method_router = method_router.route_layer(middleware::from_fn_with_state(access, enforce));
+    pub fn route(
+        mut self,
+        surface: Surface,
+        method: Method,
+        path: &str,
+        access: Access,
+        method_router: MethodRouter<AppState>,
+    ) -> Self {
+        self.table.push(RouteDecl {
+            method,
+            path: path.to_owned(),
+            access,
+            surface,
+        });
+        let method_router =
+            method_router.route_layer(middleware::from_fn_with_state(access, enforce));
         self.other = self.other.route(path, method_router);
         self
     }
@@ -241,7 +292,8 @@ impl Routes {
     /// The assembled router, the API document and the route table.
     pub fn finish(mut self) -> (Router<AppState>, OpenApi, RouteTable) {
         let (api, openapi) = self.api.split_for_parts();
-        self.table.sort_by(|a, b| (&a.path, a.method.as_str()).cmp(&(&b.path, b.method.as_str())));
+        self.table
+            .sort_by(|a, b| (&a.path, a.method.as_str()).cmp(&(&b.path, b.method.as_str())));
         (api.merge(self.other), openapi, RouteTable(self.table))
     }
 }
@@ -277,7 +329,13 @@ mod tests {
     fn declarations_enforce_authentication_kind_and_permission() {
         let viewer = principal(Some(Role::Viewer), Credential::Session, false);
         let admin = principal(Some(Role::Admin), Credential::Session, false);
-        let token = principal(Some(Role::Admin), Credential::ApiToken { scopes: vec![Permission::MembersRead] }, false);
+        let token = principal(
+            Some(Role::Admin),
+            Credential::ApiToken {
+                scopes: vec![Permission::MembersRead],
+            },
+            false,
+        );
         let platform = principal(None, Credential::Session, true);
         let orgless = principal(None, Credential::Session, false);
 
@@ -286,20 +344,39 @@ mod tests {
         assert_eq!(status(remove, None), Some(ErrorKind::Unauthenticated));
         assert_eq!(status(remove, Some(&viewer)), Some(ErrorKind::Forbidden));
         assert_eq!(status(remove, Some(&admin)), None);
-        assert_eq!(status(remove, Some(&token)), Some(ErrorKind::Forbidden), "not in scopes");
-        assert_eq!(status(Access::member::<marker::MembersRead>(), Some(&token)), None);
-        assert_eq!(status(Access::session::<marker::MembersRead>(), Some(&token)), Some(ErrorKind::Unauthenticated));
+        assert_eq!(
+            status(remove, Some(&token)),
+            Some(ErrorKind::Forbidden),
+            "not in scopes"
+        );
+        assert_eq!(
+            status(Access::member::<marker::MembersRead>(), Some(&token)),
+            None
+        );
+        assert_eq!(
+            status(Access::session::<marker::MembersRead>(), Some(&token)),
+            Some(ErrorKind::Unauthenticated)
+        );
         let flags = Access::platform::<marker::PlatformFeatureFlags>();
         assert_eq!(status(flags, Some(&platform)), None);
         assert_eq!(status(flags, Some(&admin)), Some(ErrorKind::Forbidden));
-        assert_eq!(status(Access::any_member(), Some(&orgless)), Some(ErrorKind::Forbidden));
+        assert_eq!(
+            status(Access::any_member(), Some(&orgless)),
+            Some(ErrorKind::Forbidden)
+        );
         assert_eq!(status(Access::signed_in(), Some(&orgless)), None);
     }
 
     #[test]
     fn declarations_render_for_the_snapshot() {
         assert_eq!(Access::public().to_string(), "public");
-        assert_eq!(Access::member::<marker::AuditRead>().to_string(), "session_or_token audit:read csrf");
-        assert_eq!(Access::platform::<marker::PlatformOrgs>().to_string(), "platform platform:orgs csrf");
+        assert_eq!(
+            Access::member::<marker::AuditRead>().to_string(),
+            "session_or_token audit:read csrf"
+        );
+        assert_eq!(
+            Access::platform::<marker::PlatformOrgs>().to_string(),
+            "platform platform:orgs csrf"
+        );
     }
 }

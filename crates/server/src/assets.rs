@@ -49,8 +49,12 @@ impl Assets {
 }
 
 /// `GET /static/{hash}/{*path}`.
-pub(crate) async fn serve(State(state): State<AppState>, Path((hash, path)): Path<(String, String)>) -> Response {
-    let (Some(expected), Some(file)) = (state.assets.hashes.get(&path), Embedded::get(&path)) else {
+pub(crate) async fn serve(
+    State(state): State<AppState>,
+    Path((hash, path)): Path<(String, String)>,
+) -> Response {
+    let (Some(expected), Some(file)) = (state.assets.hashes.get(&path), Embedded::get(&path))
+    else {
         return StatusCode::NOT_FOUND.into_response();
     };
     let mut response = file.data.into_owned().into_response();
@@ -58,9 +62,14 @@ pub(crate) async fn serve(State(state): State<AppState>, Path((hash, path)): Pat
     let headers = response.headers_mut();
     headers.insert(
         header::CONTENT_TYPE,
-        HeaderValue::from_str(mime.as_ref()).unwrap_or(HeaderValue::from_static("application/octet-stream")),
+        HeaderValue::from_str(mime.as_ref())
+            .unwrap_or(HeaderValue::from_static("application/octet-stream")),
     );
-    let cache = if *expected == hash { "public, max-age=31536000, immutable" } else { "no-cache" };
+    let cache = if *expected == hash {
+        "public, max-age=31536000, immutable"
+    } else {
+        "no-cache"
+    };
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static(cache));
     response
 }

@@ -38,7 +38,12 @@ pub(crate) fn status_of(kind: ErrorKind) -> StatusCode {
 }
 
 /// The envelope `{"error": code, "message": text, …details}` with `Cache-Control: no-store`.
-pub(crate) fn envelope(status: StatusCode, code: &str, message: &str, details: &Map<String, Value>) -> Response {
+pub(crate) fn envelope(
+    status: StatusCode,
+    code: &str,
+    message: &str,
+    details: &Map<String, Value>,
+) -> Response {
     let mut body = Map::new();
     body.insert("error".into(), code.into());
     body.insert("message".into(), message.into());
@@ -46,12 +51,21 @@ pub(crate) fn envelope(status: StatusCode, code: &str, message: &str, details: &
         body.entry(k.clone()).or_insert_with(|| v.clone());
     }
     let mut response = (status, Json(Value::Object(body))).into_response();
-    response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     if status == StatusCode::UNAUTHORIZED {
-        response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        response
+            .headers_mut()
+            .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
     }
-    if matches!(status, StatusCode::SERVICE_UNAVAILABLE | StatusCode::TOO_MANY_REQUESTS) {
-        response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+    if matches!(
+        status,
+        StatusCode::SERVICE_UNAVAILABLE | StatusCode::TOO_MANY_REQUESTS
+    ) {
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
     }
     response.extensions_mut().insert(Rendered);
     response
@@ -76,9 +90,9 @@ pub(crate) fn code_for(status: StatusCode) -> &'static str {
         StatusCode::NOT_FOUND => "not_found",
         StatusCode::METHOD_NOT_ALLOWED => "method_not_allowed",
         // An unrendered 503 can only come from the timeout layer.
-        StatusCode::REQUEST_TIMEOUT | StatusCode::GATEWAY_TIMEOUT | StatusCode::SERVICE_UNAVAILABLE => {
-            "request_timeout"
-        }
+        StatusCode::REQUEST_TIMEOUT
+        | StatusCode::GATEWAY_TIMEOUT
+        | StatusCode::SERVICE_UNAVAILABLE => "request_timeout",
         StatusCode::PAYLOAD_TOO_LARGE => "payload_too_large",
         StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported_media_type",
         StatusCode::UNPROCESSABLE_ENTITY => "invalid_input",

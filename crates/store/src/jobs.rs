@@ -360,7 +360,6 @@ impl JobQueue<'_> {
                 .execute(&mut *c).await.map(|r| r.rows_affected()))?;
             jobs.push(job);
         }
-        drop(conn);
         tx.commit().await?;
         Ok(jobs)
     }
@@ -473,7 +472,6 @@ impl JobQueue<'_> {
             return Ok(None);
         };
         close_open_attempt(&mut conn, Id::from(id), outcome, error, now).await?;
-        drop(conn);
         tx.commit().await?;
         JobStatus::parse(&status).map(Some)
     }

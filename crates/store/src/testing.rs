@@ -31,7 +31,10 @@ impl TestDb {
     /// A fresh, migrated database.
     pub async fn new(backend: Backend) -> TestDb {
         let db = TestDb::empty(backend).await;
-        db.store.migrate().await.unwrap_or_else(|e| panic!("migrating the test database: {e}"));
+        db.store
+            .migrate()
+            .await
+            .unwrap_or_else(|e| panic!("migrating the test database: {e}"));
         db
     }
 
@@ -43,13 +46,22 @@ impl TestDb {
                 let path: PathBuf = dir.path().join("test.db");
                 let url = format!("sqlite://{}", path.display());
                 let store = connect(&url).await;
-                TestDb { store, url, backend, dir: Some(dir), pg_name: None }
+                TestDb {
+                    store,
+                    url,
+                    backend,
+                    dir: Some(dir),
+                    pg_name: None,
+                }
             }
             Backend::Postgres => {
                 let admin = postgres_admin_url();
                 let name = format!("dh_test_{}", uuid::Uuid::now_v7().simple());
                 let admin_store = connect(&admin).await;
-                let mut c = admin_store.acquire().await.unwrap_or_else(|e| panic!("{e}"));
+                let mut c = admin_store
+                    .acquire()
+                    .await
+                    .unwrap_or_else(|e| panic!("{e}"));
                 on_conn!(&mut c.conn(), c => sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE \"{name}\"")))
                     .execute(&mut *c).await.map(|_| ()))
                 .unwrap_or_else(|e| panic!("creating test database {name}: {e}"));
@@ -57,7 +69,13 @@ impl TestDb {
                 admin_store.close().await;
                 let url = replace_database(&admin, &name);
                 let store = connect(&url).await;
-                TestDb { store, url, backend, dir: None, pg_name: Some(name) }
+                TestDb {
+                    store,
+                    url,
+                    backend,
+                    dir: None,
+                    pg_name: Some(name),
+                }
             }
         }
     }
@@ -104,7 +122,10 @@ impl Drop for TestDb {
 
 async fn connect(url: &str) -> Store {
     let parsed = DatabaseUrl::parse(url).unwrap_or_else(|e| panic!("{e}"));
-    let opts = PoolOptions { max_connections: 8, ..PoolOptions::default() };
+    let opts = PoolOptions {
+        max_connections: 8,
+        ..PoolOptions::default()
+    };
     Store::connect(&parsed, &opts)
         .await
         .unwrap_or_else(|e| panic!("{e} (is PostgreSQL running? set {POSTGRES_ENV})"))
@@ -112,7 +133,9 @@ async fn connect(url: &str) -> Store {
 
 /// `postgres://u@h:p/olddb?x` with the database replaced by `name`.
 fn replace_database(admin: &str, name: &str) -> String {
-    let (base, query) = admin.split_once('?').map_or((admin, None), |(b, q)| (b, Some(q)));
+    let (base, query) = admin
+        .split_once('?')
+        .map_or((admin, None), |(b, q)| (b, Some(q)));
     let (scheme, rest) = base.split_once("://").unwrap_or(("postgres", base));
     let host = rest.split('/').next().unwrap_or(rest);
     match query {

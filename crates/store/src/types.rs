@@ -71,7 +71,12 @@ macro_rules! id_conversions {
         }
     )+};
 }
-id_conversions!(domain::UserId, domain::OrgId, domain::MembershipId, domain::JobId);
+id_conversions!(
+    domain::UserId,
+    domain::OrgId,
+    domain::MembershipId,
+    domain::JobId
+);
 
 impl serde::Serialize for Ts {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
@@ -87,7 +92,10 @@ impl Type<Postgres> for Id {
     }
 }
 impl Encode<'_, Postgres> for Id {
-    fn encode_by_ref(&self, buf: &mut sqlx::postgres::PgArgumentBuffer) -> Result<IsNull, BoxDynError> {
+    fn encode_by_ref(
+        &self,
+        buf: &mut sqlx::postgres::PgArgumentBuffer,
+    ) -> Result<IsNull, BoxDynError> {
         <Uuid as Encode<Postgres>>::encode_by_ref(&self.0, buf)
     }
 }
@@ -102,7 +110,10 @@ impl Type<Sqlite> for Id {
     }
 }
 impl Encode<'_, Sqlite> for Id {
-    fn encode_by_ref(&self, buf: &mut sqlx::sqlite::SqliteArgumentsBuffer) -> Result<IsNull, BoxDynError> {
+    fn encode_by_ref(
+        &self,
+        buf: &mut sqlx::sqlite::SqliteArgumentsBuffer,
+    ) -> Result<IsNull, BoxDynError> {
         <String as Encode<Sqlite>>::encode(self.0.hyphenated().to_string(), buf)
     }
 }
@@ -121,7 +132,10 @@ impl Type<Postgres> for Ts {
     }
 }
 impl Encode<'_, Postgres> for Ts {
-    fn encode_by_ref(&self, buf: &mut sqlx::postgres::PgArgumentBuffer) -> Result<IsNull, BoxDynError> {
+    fn encode_by_ref(
+        &self,
+        buf: &mut sqlx::postgres::PgArgumentBuffer,
+    ) -> Result<IsNull, BoxDynError> {
         <DateTime<Utc> as Encode<Postgres>>::encode_by_ref(&self.0, buf)
     }
 }
@@ -136,14 +150,19 @@ impl Type<Sqlite> for Ts {
     }
 }
 impl Encode<'_, Sqlite> for Ts {
-    fn encode_by_ref(&self, buf: &mut sqlx::sqlite::SqliteArgumentsBuffer) -> Result<IsNull, BoxDynError> {
+    fn encode_by_ref(
+        &self,
+        buf: &mut sqlx::sqlite::SqliteArgumentsBuffer,
+    ) -> Result<IsNull, BoxDynError> {
         <String as Encode<Sqlite>>::encode(self.to_text(), buf)
     }
 }
 impl<'r> Decode<'r, Sqlite> for Ts {
     fn decode(value: sqlx::sqlite::SqliteValueRef<'r>) -> Result<Self, BoxDynError> {
         let text = <&str as Decode<Sqlite>>::decode(value)?;
-        Ok(Ts::new(DateTime::parse_from_rfc3339(text)?.with_timezone(&Utc)))
+        Ok(Ts::new(
+            DateTime::parse_from_rfc3339(text)?.with_timezone(&Utc),
+        ))
     }
 }
 
@@ -158,13 +177,18 @@ impl<T> Type<Postgres> for JsonText<T> {
     }
 }
 impl<T: Serialize> Encode<'_, Postgres> for JsonText<T> {
-    fn encode_by_ref(&self, buf: &mut sqlx::postgres::PgArgumentBuffer) -> Result<IsNull, BoxDynError> {
+    fn encode_by_ref(
+        &self,
+        buf: &mut sqlx::postgres::PgArgumentBuffer,
+    ) -> Result<IsNull, BoxDynError> {
         <sqlx::types::Json<&T> as Encode<Postgres>>::encode(sqlx::types::Json(&self.0), buf)
     }
 }
 impl<'r, T: DeserializeOwned> Decode<'r, Postgres> for JsonText<T> {
     fn decode(value: sqlx::postgres::PgValueRef<'r>) -> Result<Self, BoxDynError> {
-        Ok(JsonText(<sqlx::types::Json<T> as Decode<Postgres>>::decode(value)?.0))
+        Ok(JsonText(
+            <sqlx::types::Json<T> as Decode<Postgres>>::decode(value)?.0,
+        ))
     }
 }
 impl<T> Type<Sqlite> for JsonText<T> {
@@ -173,7 +197,10 @@ impl<T> Type<Sqlite> for JsonText<T> {
     }
 }
 impl<T: Serialize> Encode<'_, Sqlite> for JsonText<T> {
-    fn encode_by_ref(&self, buf: &mut sqlx::sqlite::SqliteArgumentsBuffer) -> Result<IsNull, BoxDynError> {
+    fn encode_by_ref(
+        &self,
+        buf: &mut sqlx::sqlite::SqliteArgumentsBuffer,
+    ) -> Result<IsNull, BoxDynError> {
         <String as Encode<Sqlite>>::encode(serde_json::to_string(&self.0)?, buf)
     }
 }
@@ -190,12 +217,28 @@ mod tests {
 
     #[test]
     fn sqlite_timestamps_are_fixed_width_so_text_order_is_time_order() {
-        let a = Ts::new(DateTime::parse_from_rfc3339("2026-01-01T00:00:00Z").unwrap().into());
-        let b = Ts::new(DateTime::parse_from_rfc3339("2026-01-01T00:00:00.5Z").unwrap().into());
-        let c = Ts::new(DateTime::parse_from_rfc3339("2026-01-01T00:00:00.123456789Z").unwrap().into());
+        let a = Ts::new(
+            DateTime::parse_from_rfc3339("2026-01-01T00:00:00Z")
+                .unwrap()
+                .into(),
+        );
+        let b = Ts::new(
+            DateTime::parse_from_rfc3339("2026-01-01T00:00:00.5Z")
+                .unwrap()
+                .into(),
+        );
+        let c = Ts::new(
+            DateTime::parse_from_rfc3339("2026-01-01T00:00:00.123456789Z")
+                .unwrap()
+                .into(),
+        );
         assert_eq!(a.to_text(), "2026-01-01T00:00:00.000000Z");
         assert_eq!(c.to_text(), "2026-01-01T00:00:00.123456Z");
         assert!(a.to_text() < c.to_text() && c.to_text() < b.to_text());
-        assert_eq!(c.get().timestamp_subsec_nanos(), 123_456_000, "truncated to microseconds");
+        assert_eq!(
+            c.get().timestamp_subsec_nanos(),
+            123_456_000,
+            "truncated to microseconds"
+        );
     }
 }

@@ -16,7 +16,9 @@ pub enum DatabaseUrl {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum UrlError {
     /// The scheme is neither `sqlite:` nor `postgres://`.
-    #[error("unsupported database URL scheme in {0:?}: expected sqlite:PATH or postgres://USER@HOST/DB")]
+    #[error(
+        "unsupported database URL scheme in {0:?}: expected sqlite:PATH or postgres://USER@HOST/DB"
+    )]
     Scheme(String),
     /// The URL has the right scheme but is incomplete.
     #[error("malformed database URL {url:?}: {reason}")]

@@ -1,4 +1,5 @@
 //! The repository test suite, run against SQLite and PostgreSQL (`name::sqlite`, `name::postgres`).
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 use std::collections::BTreeSet;
 use std::time::Duration;
@@ -10,11 +11,18 @@ use store::testing::TestDb;
 use store::{Backend, MigrationState, backend_tests, catalog, clock_mark};
 
 fn t0() -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2026, 11, 1, 12, 0, 0).single().unwrap()
+    Utc.with_ymd_and_hms(2026, 11, 1, 12, 0, 0)
+        .single()
+        .unwrap()
 }
 
 fn claim<'a>(worker: &'a str, limit: u32, lease_s: u64) -> Claim<'a> {
-    Claim { queue: "default", worker_id: worker, limit, lease: Duration::from_secs(lease_s) }
+    Claim {
+        queue: "default",
+        worker_id: worker,
+        limit,
+        lease: Duration::from_secs(lease_s),
+    }
 }
 
 backend_tests! {
@@ -276,7 +284,10 @@ async fn migration_folders_are_in_step() {
 /// Timestamps read back identically on both backends (microsecond precision).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn timestamps_round_trip_identically_on_both_backends() {
-    let t = Utc.timestamp_opt(1_767_225_600, 123_456_789).single().unwrap();
+    let t = Utc
+        .timestamp_opt(1_767_225_600, 123_456_789)
+        .single()
+        .unwrap();
     let mut seen = Vec::new();
     for backend in [Backend::Sqlite, Backend::Postgres] {
         let db = TestDb::new(backend).await;

@@ -45,12 +45,18 @@ mod tests {
 
     #[test]
     fn grows_exponentially_within_jitter_and_is_capped() {
-        let b = Backoff { base: Duration::from_secs(1), max: Duration::from_secs(60) };
+        let b = Backoff {
+            base: Duration::from_secs(1),
+            max: Duration::from_secs(60),
+        };
         for attempt in 1..=10u32 {
             let full = Duration::from_secs(1u64 << (attempt - 1)).min(Duration::from_secs(60));
             for _ in 0..50 {
                 let d = b.delay(attempt);
-                assert!(d >= full / 2 && d <= full, "attempt {attempt}: {d:?} vs {full:?}");
+                assert!(
+                    d >= full / 2 && d <= full,
+                    "attempt {attempt}: {d:?} vs {full:?}"
+                );
             }
         }
         assert!(b.delay(u32::MAX) <= Duration::from_secs(60));

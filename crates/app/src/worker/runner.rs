@@ -37,9 +37,18 @@ impl Worker {
         let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
             .map(|h| h.trim().to_owned())
             .unwrap_or_else(|_| "host".to_owned());
-        let id = format!("{host}:{}:{:08x}", std::process::id(), rand::random::<u32>());
+        let id = format!(
+            "{host}:{}:{:08x}",
+            std::process::id(),
+            rand::random::<u32>()
+        );
         Self {
-            shared: Arc::new(Shared { app, registry, config, id }),
+            shared: Arc::new(Shared {
+                app,
+                registry,
+                config,
+                id,
+            }),
         }
     }
 
@@ -65,7 +74,13 @@ impl Worker {
                     limit: u32::try_from(free).unwrap_or(u32::MAX),
                     lease: s.config.lease,
                 };
-                match s.app.store().jobs().claim(&claim, s.app.clock().now()).await {
+                match s
+                    .app
+                    .store()
+                    .jobs()
+                    .claim(&claim, s.app.clock().now())
+                    .await
+                {
                     Ok(jobs) => {
                         claimed = jobs.len();
                         for job in jobs {
@@ -144,7 +159,10 @@ async fn run_one(s: Arc<Shared>, job: Job, shutdown: CancellationToken, abort: C
         Outcome::Failed(message) => {
             let retry_at = now + s.config.backoff.delay(attempt);
             tracing::warn!(job = %id, %kind, attempt, error = %message, "job attempt failed");
-            ("failed", q.fail(id, &s.id, &message, retry_at, now).await.map(|_| ()))
+            (
+                "failed",
+                q.fail(id, &s.id, &message, retry_at, now).await.map(|_| ()),
+            )
         }
         Outcome::Release => ("released", q.release(id, &s.id, now).await.map(|_| ())),
         Outcome::LeaseLost => {
@@ -155,6 +173,8 @@ async fn run_one(s: Arc<Shared>, job: Job, shutdown: CancellationToken, abort: C
     if let Err(e) = result {
         tracing::error!(job = %id, %kind, error = %e, "recording the job outcome failed; the lease will expire and the job run again");
     }
-    metrics::counter!("dev_health_jobs_total", "kind" => kind.clone(), "outcome" => label).increment(1);
-    metrics::histogram!("dev_health_job_duration_seconds", "kind" => kind).record(started.elapsed().as_secs_f64());
+    metrics::counter!("dev_health_jobs_total", "kind" => kind.clone(), "outcome" => label)
+        .increment(1);
+    metrics::histogram!("dev_health_job_duration_seconds", "kind" => kind)
+        .record(started.elapsed().as_secs_f64());
 }

@@ -21,7 +21,12 @@ pub fn run(file: Option<&Path>, cmd: ConfigCommand) -> Result<(), CliError> {
         output::line(serde_json::Value::Array(rows).to_string());
         return Ok(());
     }
-    let width = settings.iter().map(|(k, v, _)| k.len() + v.len()).max().unwrap_or(0) + 3;
+    let width = settings
+        .iter()
+        .map(|(k, v, _)| k.len() + v.len())
+        .max()
+        .unwrap_or(0)
+        + 3;
     for (key, value, source) in settings {
         let pair = format!("{key} = {value}");
         output::line(format!("{pair:<width$}  # {source}"));

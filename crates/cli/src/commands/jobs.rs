@@ -53,15 +53,35 @@ pub async fn run(file: Option<&Path>, cmd: JobsCommand) -> Result<(), CliError> 
             }
         }
         JobsCommand::Show { id } => {
-            let id = id.parse().map_err(|e| CliError::failure(format!("{e}"), Some("pass a job id from `dev-health jobs list`")))?;
+            let id = id.parse().map_err(|e| {
+                CliError::failure(
+                    format!("{e}"),
+                    Some("pass a job id from `dev-health jobs list`"),
+                )
+            })?;
             let Some((job, attempts)) = app.job(id).await? else {
                 return Err(CliError::failure(format!("job {id} was not found"), None));
             };
-            output::line(serde_json::to_string_pretty(&serde_json::json!({ "job": job, "attempts": attempts })).unwrap_or_default());
+            output::line(
+                serde_json::to_string_pretty(
+                    &serde_json::json!({ "job": job, "attempts": attempts }),
+                )
+                .unwrap_or_default(),
+            );
         }
-        JobsCommand::Probe { count, sleep_ms, fail, max_attempts } => {
-            let ids = app.enqueue_probes(count, &ProbeInput { sleep_ms, fail }, max_attempts).await?;
-            output::line(format!("enqueued {} probe job(s); watch them with `dev-health jobs stats`", ids.len()));
+        JobsCommand::Probe {
+            count,
+            sleep_ms,
+            fail,
+            max_attempts,
+        } => {
+            let ids = app
+                .enqueue_probes(count, &ProbeInput { sleep_ms, fail }, max_attempts)
+                .await?;
+            output::line(format!(
+                "enqueued {} probe job(s); watch them with `dev-health jobs stats`",
+                ids.len()
+            ));
         }
     }
     store.close().await;

@@ -13,9 +13,15 @@ pub async fn run(file: Option<&Path>) -> Result<(), CliError> {
     let status = store.migration_status().await?;
     let url = store.url().redacted();
     if applied == 0 {
-        output::line(format!("{url}: schema is current ({} migrations); nothing to apply", status.applied));
+        output::line(format!(
+            "{url}: schema is current ({} migrations); nothing to apply",
+            status.applied
+        ));
     } else {
-        output::line(format!("{url}: applied {applied} migration(s); schema is current ({} migrations)", status.applied));
+        output::line(format!(
+            "{url}: applied {applied} migration(s); schema is current ({} migrations)",
+            status.applied
+        ));
     }
     store.close().await;
     Ok(())

@@ -13,7 +13,12 @@ use crate::error::CliError;
 use crate::{output, shutdown, startup};
 
 pub async fn run(file: Option<&Path>, args: ServeArgs) -> Result<(), CliError> {
-    let loaded = startup::configure(file, Overrides { bind: args.bind.clone() })?;
+    let loaded = startup::configure(
+        file,
+        Overrides {
+            bind: args.bind.clone(),
+        },
+    )?;
     let addr = loaded.bind_addr()?;
     let store = startup::connect(&loaded).await?;
     startup::ensure_schema(&store).await?;
@@ -21,11 +26,16 @@ pub async fn run(file: Option<&Path>, args: ServeArgs) -> Result<(), CliError> {
 
     let listener = TcpListener::bind(addr).await.map_err(|e| {
         CliError::config(
-            format!("cannot listen on {addr} (`server.bind`, from {}): {e}", loaded.source_of("server.bind")),
+            format!(
+                "cannot listen on {addr} (`server.bind`, from {}): {e}",
+                loaded.source_of("server.bind")
+            ),
             "stop the process that uses this port, or choose another address with --bind",
         )
     })?;
-    let local = listener.local_addr().map_err(|e| CliError::failure(e.to_string(), None))?;
+    let local = listener
+        .local_addr()
+        .map_err(|e| CliError::failure(e.to_string(), None))?;
 
     let c = &loaded.config;
     let config = ServerConfig {
@@ -38,7 +48,11 @@ pub async fn run(file: Option<&Path>, args: ServeArgs) -> Result<(), CliError> {
     let (router, _) = server::build(app.clone(), config);
     let stop = shutdown::on_signal();
     let worker = (!args.no_worker).then(|| {
-        let worker = Worker::new(app.clone(), Registry::builtin(), startup::worker_config(&loaded));
+        let worker = Worker::new(
+            app.clone(),
+            Registry::builtin(),
+            startup::worker_config(&loaded),
+        );
         tokio::spawn(worker.run(stop.clone()))
     });
 
@@ -62,7 +76,10 @@ pub async fn run(file: Option<&Path>, args: ServeArgs) -> Result<(), CliError> {
     }
     let grace = Duration::from_secs(c.server.shutdown_grace_secs);
     if !serving.is_finished() && tokio::time::timeout(grace, &mut serving).await.is_err() {
-        tracing::warn!(grace_s = grace.as_secs(), "in-flight requests did not finish in time");
+        tracing::warn!(
+            grace_s = grace.as_secs(),
+            "in-flight requests did not finish in time"
+        );
         serving.abort();
     }
     if let Some(worker) = worker {

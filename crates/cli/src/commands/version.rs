@@ -7,12 +7,18 @@ use crate::output;
 
 pub fn run(as_json: bool) -> Result<(), CliError> {
     let version = env!("CARGO_PKG_VERSION");
-    let profile = if cfg!(debug_assertions) { "debug" } else { "release" };
+    let profile = if cfg!(debug_assertions) {
+        "debug"
+    } else {
+        "release"
+    };
     if as_json {
         let doc = json!({ "name": "dev-health", "version": version, "profile": profile, "backends": ["sqlite", "postgres"] });
         output::line(doc.to_string());
     } else {
-        output::line(format!("dev-health {version} ({profile} build; backends: sqlite, postgres)"));
+        output::line(format!(
+            "dev-health {version} ({profile} build; backends: sqlite, postgres)"
+        ));
     }
     Ok(())
 }

@@ -1,4 +1,5 @@
 //! Spawning the real `dev-health` binary for process-level tests.
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 #![allow(dead_code)]
 
 use std::io::{BufRead, BufReader};
@@ -16,13 +17,19 @@ pub fn binary() -> Command {
             cmd.env_remove(key);
         }
     }
-    cmd.env("DEV_HEALTH_LOG__FORMAT", "json").env("DEV_HEALTH_LOG__LEVEL", "warn");
+    cmd.env("DEV_HEALTH_LOG__FORMAT", "json")
+        .env("DEV_HEALTH_LOG__LEVEL", "warn");
     cmd
 }
 
 /// Runs the binary to completion in `dir`.
 pub fn run(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
-    binary().current_dir(dir).args(args).envs(env.iter().copied()).output().unwrap()
+    binary()
+        .current_dir(dir)
+        .args(args)
+        .envs(env.iter().copied())
+        .output()
+        .unwrap()
 }
 
 /// A running `dev-health serve` (killed when dropped).

@@ -12,7 +12,10 @@ use crate::{ApiError, AppState};
 
 async fn openapi_json(State(state): State<AppState>) -> impl IntoResponse {
     (
-        [(header::CONTENT_TYPE, "application/json"), (header::CACHE_CONTROL, "no-cache")],
+        [
+            (header::CONTENT_TYPE, "application/json"),
+            (header::CACHE_CONTROL, "no-cache"),
+        ],
         state.openapi_json.as_str().to_owned(),
     )
 }
@@ -25,7 +28,10 @@ struct ApiDocsPage<'a> {
 }
 
 async fn api_docs(State(state): State<AppState>) -> Response {
-    let page = ApiDocsPage { assets: &state.assets, version: &state.config.version };
+    let page = ApiDocsPage {
+        assets: &state.assets,
+        version: &state.config.version,
+    };
     match page.render() {
         Ok(html) => Html(html).into_response(),
         Err(e) => ApiError::from(crate::web::template_error(&e)).into_response(),
@@ -34,6 +40,18 @@ async fn api_docs(State(state): State<AppState>) -> Response {
 
 pub(super) fn routes(routes: Routes) -> Routes {
     routes
-        .route(Surface::Machine, Method::GET, "/api/v1/openapi.json", Access::public(), get(openapi_json))
-        .route(Surface::Web, Method::GET, "/api/docs", Access::public(), get(api_docs))
+        .route(
+            Surface::Machine,
+            Method::GET,
+            "/api/v1/openapi.json",
+            Access::public(),
+            get(openapi_json),
+        )
+        .route(
+            Surface::Web,
+            Method::GET,
+            "/api/docs",
+            Access::public(),
+            get(api_docs),
+        )
 }

@@ -27,7 +27,10 @@ pub(crate) struct Health {
 #[utoipa::path(get, path = "/healthz", tag = "system",
     responses((status = 200, description = "The process is alive", body = Health)))]
 async fn healthz(State(state): State<AppState>) -> Json<Health> {
-    Json(Health { status: "ok", version: state.config.version.clone() })
+    Json(Health {
+        status: "ok",
+        version: state.config.version.clone(),
+    })
 }
 
 /// Readiness answer.
@@ -53,9 +56,15 @@ async fn readyz(State(state): State<AppState>) -> Response {
     } else {
         (StatusCode::SERVICE_UNAVAILABLE, "not_ready")
     };
-    let mut response =
-        (status, [(header::CACHE_CONTROL, "no-store")], Json(Ready { status: label, checks }))
-            .into_response();
+    let mut response = (
+        status,
+        [(header::CACHE_CONTROL, "no-store")],
+        Json(Ready {
+            status: label,
+            checks,
+        }),
+    )
+        .into_response();
     // The 503 body is the readiness report itself, not the generic error envelope.
     response.extensions_mut().insert(Rendered);
     response
@@ -64,7 +73,10 @@ async fn readyz(State(state): State<AppState>) -> Response {
 /// Prometheus text exposition.
 async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
         state.metrics.render(),
     )
 }
@@ -73,5 +85,11 @@ pub(super) fn routes(routes: Routes) -> Routes {
     routes
         .api(Access::public(), routes!(healthz))
         .api(Access::public(), routes!(readyz))
-        .route(Surface::Machine, Method::GET, "/metrics", Access::public(), get(metrics))
+        .route(
+            Surface::Machine,
+            Method::GET,
+            "/metrics",
+            Access::public(),
+            get(metrics),
+        )
 }

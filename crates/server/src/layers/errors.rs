@@ -21,7 +21,9 @@ use crate::web::ErrorPage;
 
 /// API and machine endpoints answer JSON; everything else is a web page.
 pub(crate) fn is_web_path(path: &str) -> bool {
-    !(path.starts_with("/api/") || path.starts_with("/static/") || matches!(path, "/healthz" | "/readyz" | "/metrics"))
+    !(path.starts_with("/api/")
+        || path.starts_with("/static/")
+        || matches!(path, "/healthz" | "/readyz" | "/metrics"))
 }
 
 pub(crate) async fn not_found(method: Method, uri: Uri) -> Response {
@@ -42,9 +44,17 @@ pub(crate) async fn method_not_allowed(method: Method, uri: Uri) -> Response {
     )
 }
 
-pub(crate) async fn render(State(state): State<AppState>, request: Request, next: Next) -> Response {
+pub(crate) async fn render(
+    State(state): State<AppState>,
+    request: Request,
+    next: Next,
+) -> Response {
     let web = is_web_path(request.uri().path());
-    let request_id = request.extensions().get::<RequestId>().map(|r| r.0.clone()).unwrap_or_default();
+    let request_id = request
+        .extensions()
+        .get::<RequestId>()
+        .map(|r| r.0.clone())
+        .unwrap_or_default();
     let response = next.run(request).await;
     let status = response.status();
     if !(status.is_client_error() || status.is_server_error()) {
@@ -59,7 +69,9 @@ pub(crate) async fn render(State(state): State<AppState>, request: Request, next
     let message = match &app_error {
         Some(e) => e.message.clone(),
         None if already_rendered => default_message(status),
-        None => plain_text(body).await.unwrap_or_else(|| default_message(status)),
+        None => plain_text(body)
+            .await
+            .unwrap_or_else(|| default_message(status)),
     };
     let mut out = if web {
         let page = ErrorPage {
@@ -78,7 +90,9 @@ pub(crate) async fn render(State(state): State<AppState>, request: Request, next
             }
         }
     } else {
-        let code = app_error.as_ref().map_or_else(|| code_for(status), |e| e.code);
+        let code = app_error
+            .as_ref()
+            .map_or_else(|| code_for(status), |e| e.code);
         let details = app_error.map(|e| e.details).unwrap_or_default();
         envelope(status, code, &message, &details)
     };
@@ -87,7 +101,8 @@ pub(crate) async fn render(State(state): State<AppState>, request: Request, next
             out.headers_mut().insert(name, v.clone());
         }
     }
-    out.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    out.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     out
 }
 
@@ -101,8 +116,12 @@ async fn plain_text(body: Body) -> Option<String> {
 
 fn default_message(status: StatusCode) -> String {
     match status {
-        StatusCode::PAYLOAD_TOO_LARGE => "The request body is larger than this server accepts.".into(),
-        StatusCode::SERVICE_UNAVAILABLE => "The server could not answer in time; try again shortly.".into(),
+        StatusCode::PAYLOAD_TOO_LARGE => {
+            "The request body is larger than this server accepts.".into()
+        }
+        StatusCode::SERVICE_UNAVAILABLE => {
+            "The server could not answer in time; try again shortly.".into()
+        }
         StatusCode::NOT_FOUND => "This page does not exist.".into(),
         s => s.canonical_reason().unwrap_or("Error").to_owned() + ".",
     }
@@ -125,7 +144,13 @@ mod tests {
 
     #[test]
     fn api_and_machine_paths_are_not_web() {
-        for p in ["/api/v1/x", "/healthz", "/readyz", "/metrics", "/static/a/b.css"] {
+        for p in [
+            "/api/v1/x",
+            "/healthz",
+            "/readyz",
+            "/metrics",
+            "/static/a/b.css",
+        ] {
             assert!(!is_web_path(p), "{p}");
         }
         for p in ["/", "/dashboard", "/nope"] {

@@ -39,7 +39,10 @@ pub fn metrics_handle() -> PrometheusHandle {
 
 /// Route layer: copies the matched path template to the response for [`record`].
 pub(crate) async fn capture_route(request: Request, next: Next) -> Response {
-    let route = request.extensions().get::<MatchedPath>().map(|p| p.as_str().to_owned());
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_owned());
     let mut response = next.run(request).await;
     if let Some(route) = route {
         response.extensions_mut().insert(Route(route));

@@ -36,9 +36,15 @@ pub(crate) fn apply(router: Router<AppState>, state: &AppState) -> Router<AppSta
             state.config.request_timeout,
         ))
         .layer(CatchPanicLayer::custom(panic_response))
-        .layer(middleware::from_fn_with_state(state.clone(), errors::render))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            errors::render,
+        ))
         .layer(middleware::from_fn(metrics::record))
-        .layer(middleware::from_fn_with_state(state.clone(), headers::security))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            headers::security,
+        ))
         .layer(TraceLayer::new_for_http().make_span_with(request_id::span))
         .layer(middleware::from_fn(request_id::assign))
 }
@@ -76,7 +82,10 @@ mod tests {
     async fn call(path: &str) -> (StatusCode, serde_json::Value) {
         let db = TestDb::new(store::Backend::Sqlite).await;
         let app = app::App::new(db.store.clone(), Arc::new(domain::SystemClock));
-        let config = ServerConfig { request_timeout: Duration::from_millis(50), ..ServerConfig::default() };
+        let config = ServerConfig {
+            request_timeout: Duration::from_millis(50),
+            ..ServerConfig::default()
+        };
         let state = AppState::new(app, config, crate::openapi::document());
         async fn boom() -> &'static str {
             panic!("secret detail")
@@ -85,9 +94,14 @@ mod tests {
             tokio::time::sleep(Duration::from_secs(5)).await;
             "late"
         }
-        let router = Router::new().route("/api/v1/boom", get(boom)).route("/api/v1/slow", get(slow));
+        let router = Router::new()
+            .route("/api/v1/boom", get(boom))
+            .route("/api/v1/slow", get(slow));
         let router = apply(router, &state).with_state(state);
-        let response = router.oneshot(Request::get(path).body(Body::empty()).unwrap()).await.unwrap();
+        let response = router
+            .oneshot(Request::get(path).body(Body::empty()).unwrap())
+            .await
+            .unwrap();
         let status = response.status();
         let bytes = to_bytes(response.into_body(), 1 << 16).await.unwrap();
         (status, serde_json::from_slice(&bytes).unwrap())

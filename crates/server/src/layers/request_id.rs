@@ -15,7 +15,8 @@ const HEADER: &str = "x-request-id";
 
 fn acceptable(v: &str) -> bool {
     (1..=64).contains(&v.len())
-        && v.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+        && v.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
 }
 
 pub(crate) async fn assign(mut request: Request, next: Next) -> Response {
@@ -36,7 +37,10 @@ pub(crate) async fn assign(mut request: Request, next: Next) -> Response {
 /// The trace span of a request: method, path (never the query string, which may hold tokens)
 /// and request id.
 pub(crate) fn span(request: &Request) -> Span {
-    let id = request.extensions().get::<RequestId>().map_or("", |r| r.0.as_str());
+    let id = request
+        .extensions()
+        .get::<RequestId>()
+        .map_or("", |r| r.0.as_str());
     tracing::info_span!("request", method = %request.method(), path = %request.uri().path(), request_id = %id)
 }
 

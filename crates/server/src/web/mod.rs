@@ -35,7 +35,11 @@ struct Landing<'a> {
 /// A template that fails to render is a bug: log it, answer 500.
 pub(crate) fn template_error(e: &askama::Error) -> AppError {
     tracing::error!(error = %e, "template rendering failed");
-    AppError::new(ErrorKind::Internal, "internal_error", "An unexpected error occurred.")
+    AppError::new(
+        ErrorKind::Internal,
+        "internal_error",
+        "An unexpected error occurred.",
+    )
 }
 
 async fn landing(State(state): State<AppState>) -> Response {
@@ -54,6 +58,18 @@ async fn landing(State(state): State<AppState>) -> Response {
 /// Registers the pages and the static file route.
 pub(crate) fn routes(routes: Routes) -> Routes {
     routes
-        .route(Surface::Web, Method::GET, "/", Access::public(), get(landing))
-        .route(Surface::Machine, Method::GET, "/static/{hash}/{*path}", Access::public(), get(crate::assets::serve))
+        .route(
+            Surface::Web,
+            Method::GET,
+            "/",
+            Access::public(),
+            get(landing),
+        )
+        .route(
+            Surface::Machine,
+            Method::GET,
+            "/static/{hash}/{*path}",
+            Access::public(),
+            get(crate::assets::serve),
+        )
 }
