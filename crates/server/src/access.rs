@@ -262,9 +262,7 @@ impl Routes {
                 });
             }
         }
-        let method_router =
-            method_router.route_layer(middleware::from_fn_with_state(access, enforce));
-        self.api = self.api.routes((schemas, paths, method_router));
+        self.api = self.api.routes((schemas, paths, guard(access, method_router)));
         self
     }
 
@@ -283,9 +281,7 @@ impl Routes {
             access,
             surface,
         });
-        let method_router =
-            method_router.route_layer(middleware::from_fn_with_state(access, enforce));
-        self.other = self.other.route(path, method_router);
+        self.other = self.other.route(path, guard(access, method_router));
         self
     }
 
@@ -296,6 +292,14 @@ impl Routes {
             .sort_by(|a, b| (&a.path, a.method.as_str()).cmp(&(&b.path, b.method.as_str())));
         (api.merge(self.other), openapi, RouteTable(self.table))
     }
+}
+
+/// Wraps a route in its declared check; public routes have nothing to check and stay unwrapped.
+fn guard(access: Access, method_router: MethodRouter<AppState>) -> MethodRouter<AppState> {
+    if access.auth == AuthKind::Public {
+        return method_router;
+    }
+    method_router.route_layer(middleware::from_fn_with_state(access, enforce))
 }
 
 /// Runs a route's declared check before its handler (and before any body is read).

@@ -1,5 +1,6 @@
 //! Shared state of the handlers.
 
+use std::ops::Deref;
 use std::sync::Arc;
 
 use app::App;
@@ -9,15 +10,29 @@ use crate::ServerConfig;
 use crate::assets::Assets;
 
 /// What every handler can reach: the application services and read-only server facts.
+///
+/// axum clones the state for every extractor and middleware that asks for it, so it is one
+/// `Arc`: a clone per request is an atomic increment, not a deep copy.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+/// The contents of [`AppState`].
+pub struct Shared {
     /// The use cases.
     pub app: App,
     /// Server settings.
-    pub config: Arc<ServerConfig>,
+    pub config: ServerConfig,
     pub(crate) metrics: PrometheusHandle,
-    pub(crate) assets: Arc<Assets>,
-    pub(crate) openapi_json: Arc<String>,
+    pub(crate) assets: Assets,
+    pub(crate) openapi_json: String,
+}
+
+impl Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
 }
 
 impl AppState {
@@ -26,12 +41,12 @@ impl AppState {
             tracing::error!(error = %e, "serializing the OpenAPI document failed");
             "{}".to_owned()
         });
-        Self {
+        Self(Arc::new(Shared {
             app,
-            config: Arc::new(config),
+            config,
             metrics: crate::layers::metrics_handle(),
-            assets: Arc::new(Assets::load()),
-            openapi_json: Arc::new(openapi_json),
-        }
+            assets: Assets::load(),
+            openapi_json,
+        }))
     }
 }

@@ -57,7 +57,7 @@ enum Pools {
 #[derive(Clone)]
 pub struct Store {
     pools: Pools,
-    url: DatabaseUrl,
+    url: std::sync::Arc<DatabaseUrl>,
 }
 
 impl std::fmt::Debug for Store {
@@ -150,7 +150,7 @@ impl Store {
         };
         Ok(Store {
             pools,
-            url: url.clone(),
+            url: std::sync::Arc::new(url.clone()),
         })
     }
 

@@ -16,7 +16,7 @@ async fn openapi_json(State(state): State<AppState>) -> impl IntoResponse {
             (header::CONTENT_TYPE, "application/json"),
             (header::CACHE_CONTROL, "no-cache"),
         ],
-        state.openapi_json.as_str().to_owned(),
+        state.openapi_json.clone(),
     )
 }
 

@@ -8,13 +8,10 @@
 use app::AppError;
 use askama::Template;
 use axum::body::{Body, to_bytes};
-use axum::extract::{Request, State};
 use axum::http::{HeaderValue, Method, StatusCode, Uri, header};
-use axum::middleware::Next;
 use axum::response::{Html, IntoResponse, Response};
 use serde_json::Map;
 
-use super::RequestId;
 use crate::AppState;
 use crate::error::{Rendered, code_for, envelope};
 use crate::web::ErrorPage;
@@ -44,22 +41,10 @@ pub(crate) async fn method_not_allowed(method: Method, uri: Uri) -> Response {
     )
 }
 
-pub(crate) async fn render(
-    State(state): State<AppState>,
-    request: Request,
-    next: Next,
-) -> Response {
-    let web = is_web_path(request.uri().path());
-    let request_id = request
-        .extensions()
-        .get::<RequestId>()
-        .map(|r| r.0.clone())
-        .unwrap_or_default();
-    let response = next.run(request).await;
+/// Gives an error response its final form: the JSON envelope on API and machine paths (our own
+/// envelopes pass through untouched), an HTML page on web paths.
+pub(crate) async fn render(state: &AppState, web: bool, request_id: &str, response: Response) -> Response {
     let status = response.status();
-    if !(status.is_client_error() || status.is_server_error()) {
-        return response;
-    }
     let already_rendered = response.extensions().get::<Rendered>().is_some();
     if !web && already_rendered {
         return response;
@@ -69,9 +54,7 @@ pub(crate) async fn render(
     let message = match &app_error {
         Some(e) => e.message.clone(),
         None if already_rendered => default_message(status),
-        None => plain_text(body)
-            .await
-            .unwrap_or_else(|| default_message(status)),
+        None => plain_text(body).await.unwrap_or_else(|| default_message(status)),
     };
     let mut out = if web {
         let page = ErrorPage {
@@ -80,7 +63,7 @@ pub(crate) async fn render(
             status: status.as_u16(),
             title: title(status),
             message: &message,
-            request_id: &request_id,
+            request_id,
         };
         match page.render() {
             Ok(html) => (status, Html(html)).into_response(),
@@ -90,9 +73,7 @@ pub(crate) async fn render(
             }
         }
     } else {
-        let code = app_error
-            .as_ref()
-            .map_or_else(|| code_for(status), |e| e.code);
+        let code = app_error.as_ref().map_or_else(|| code_for(status), |e| e.code);
         let details = app_error.map(|e| e.details).unwrap_or_default();
         envelope(status, code, &message, &details)
     };
@@ -101,8 +82,9 @@ pub(crate) async fn render(
             out.headers_mut().insert(name, v.clone());
         }
     }
-    out.headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    // Keep what inner layers attached (e.g. the matched route for metrics).
+    out.extensions_mut().extend(parts.extensions);
+    out.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     out
 }
 

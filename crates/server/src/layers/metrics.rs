@@ -1,19 +1,24 @@
-//! Prometheus metrics: request count and latency by route template, method and status.
+//! Prometheus metrics: request count and latency by method, route template and status.
 //!
 //! The route label is the matched path template (`/api/v1/org/members/{user_id}`), or
-//! `unmatched`, so label cardinality stays bounded whatever clients request.
+//! `unmatched`, and unusual methods are labelled `other`, so label cardinality stays bounded
+//! whatever clients send. Metric handles are cached per worker thread, so recording a request
+//! is two atomic updates rather than a registry lookup with freshly allocated labels.
 
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::OnceLock;
+use std::task::{Context, Poll};
 use std::time::Instant;
 
 use axum::extract::{MatchedPath, Request};
-use axum::middleware::Next;
+use axum::http::{Method, StatusCode};
 use axum::response::Response;
+use metrics::{Counter, Histogram};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
-
-/// The route template of a matched request, carried out on the response.
-#[derive(Clone)]
-struct Route(String);
+use tower::{Layer, Service};
 
 const LATENCY_BUCKETS: &[f64] = &[
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
@@ -37,31 +42,106 @@ pub fn metrics_handle() -> PrometheusHandle {
         .clone()
 }
 
-/// Route layer: copies the matched path template to the response for [`record`].
-pub(crate) async fn capture_route(request: Request, next: Next) -> Response {
-    let route = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|p| p.as_str().to_owned());
-    let mut response = next.run(request).await;
-    if let Some(route) = route {
-        response.extensions_mut().insert(Route(route));
+/// Route layer: carries the matched path template out on the response for [`record`].
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct CaptureRouteLayer;
+
+impl<S> Layer<S> for CaptureRouteLayer {
+    type Service = CaptureRoute<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        CaptureRoute(inner)
     }
-    response
 }
 
-pub(crate) async fn record(request: Request, next: Next) -> Response {
-    let started = Instant::now();
-    let method = request.method().as_str().to_owned();
-    let response = next.run(request).await;
-    let route = response
-        .extensions()
-        .get::<Route>()
-        .map_or_else(|| "unmatched".to_owned(), |r| r.0.clone());
-    let status = response.status().as_u16().to_string();
-    let labels = [("method", method), ("route", route), ("status", status)];
-    metrics::counter!("http_requests_total", &labels).increment(1);
-    metrics::histogram!("http_request_duration_seconds", &labels)
-        .record(started.elapsed().as_secs_f64());
-    response
+#[derive(Debug, Clone)]
+pub(crate) struct CaptureRoute<S>(S);
+
+impl<S> Service<Request> for CaptureRoute<S>
+where
+    S: Service<Request, Response = Response>,
+{
+    type Response = Response;
+    type Error = S::Error;
+    type Future = WithRoute<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.0.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request) -> Self::Future {
+        let route = request.extensions().get::<MatchedPath>().cloned();
+        WithRoute { inner: self.0.call(request), route }
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// The inner future, then the route template inserted into its response.
+    pub(crate) struct WithRoute<F> {
+        #[pin]
+        inner: F,
+        route: Option<MatchedPath>,
+    }
+}
+
+impl<F, E> Future for WithRoute<F>
+where
+    F: Future<Output = Result<Response, E>>,
+{
+    type Output = Result<Response, E>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let mut response = std::task::ready!(this.inner.poll(cx))?;
+        if let Some(route) = this.route.take() {
+            response.extensions_mut().insert(route);
+        }
+        Poll::Ready(Ok(response))
+    }
+}
+
+fn method_label(method: &Method) -> &'static str {
+    match *method {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::PATCH => "PATCH",
+        Method::DELETE => "DELETE",
+        Method::HEAD => "HEAD",
+        Method::OPTIONS => "OPTIONS",
+        _ => "other",
+    }
+}
+
+type Handles = (Counter, Histogram);
+
+thread_local! {
+    static HANDLES: RefCell<HashMap<(&'static str, u16), HashMap<String, Handles>>> =
+        RefCell::new(HashMap::new());
+}
+
+/// Counts the request and records its latency.
+pub(crate) fn record(method: &Method, status: StatusCode, response: &Response, started: Instant) {
+    let route = response.extensions().get::<MatchedPath>().map_or("unmatched", MatchedPath::as_str);
+    let method = method_label(method);
+    let elapsed = started.elapsed().as_secs_f64();
+    HANDLES.with(|cache| {
+        let mut cache = cache.borrow_mut();
+        let by_route = cache.entry((method, status.as_u16())).or_default();
+        if let Some((count, latency)) = by_route.get(route) {
+            count.increment(1);
+            latency.record(elapsed);
+            return;
+        }
+        let labels = [
+            ("method", method.to_owned()),
+            ("route", route.to_owned()),
+            ("status", status.as_str().to_owned()),
+        ];
+        let count = metrics::counter!("http_requests_total", &labels);
+        let latency = metrics::histogram!("http_request_duration_seconds", &labels);
+        count.increment(1);
+        latency.record(elapsed);
+        by_route.insert(route.to_owned(), (count, latency));
+    });
 }

@@ -1,47 +1,46 @@
 //! `X-Request-Id`: taken from the client when it is a sane token, otherwise a new UUIDv7; put on
-//! the request (for logs and error pages) and on every response.
+//! the request (for handlers and error pages) and on every response.
 
 use axum::extract::Request;
-use axum::http::HeaderValue;
-use axum::middleware::Next;
+use axum::http::{HeaderName, HeaderValue};
 use axum::response::Response;
-use tracing::Span;
 
-/// The id of the current request.
+/// The id of the current request (a header value: cloning it is a reference-count increment).
 #[derive(Debug, Clone)]
-pub(crate) struct RequestId(pub String);
+pub(crate) struct RequestId(HeaderValue);
 
-const HEADER: &str = "x-request-id";
+impl RequestId {
+    /// The id as text (always ASCII by construction).
+    pub(crate) fn as_str(&self) -> &str {
+        self.0.to_str().unwrap_or_default()
+    }
+}
+
+const HEADER: HeaderName = HeaderName::from_static("x-request-id");
 
 fn acceptable(v: &str) -> bool {
     (1..=64).contains(&v.len())
-        && v.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+        && v.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
 }
 
-pub(crate) async fn assign(mut request: Request, next: Next) -> Response {
-    let id = request
-        .headers()
-        .get(HEADER)
-        .and_then(|v| v.to_str().ok())
-        .filter(|v| acceptable(v))
-        .map_or_else(|| uuid::Uuid::now_v7().to_string(), str::to_owned);
-    let value = HeaderValue::from_str(&id).unwrap_or_else(|_| HeaderValue::from_static("invalid"));
+/// Chooses the id and writes it on the request header (replacing an unacceptable one).
+pub(crate) fn assign(request: &mut Request) -> RequestId {
+    if let Some(value) = request.headers().get(&HEADER)
+        && let Ok(text) = value.to_str()
+        && acceptable(text)
+    {
+        return RequestId(value.clone());
+    }
+    let mut buf = [0u8; uuid::fmt::Hyphenated::LENGTH];
+    let text = uuid::Uuid::now_v7().hyphenated().encode_lower(&mut buf);
+    let value = HeaderValue::from_str(text).unwrap_or_else(|_| HeaderValue::from_static("invalid"));
     request.headers_mut().insert(HEADER, value.clone());
-    request.extensions_mut().insert(RequestId(id));
-    let mut response = next.run(request).await;
-    response.headers_mut().insert(HEADER, value);
-    response
+    RequestId(value)
 }
 
-/// The trace span of a request: method, path (never the query string, which may hold tokens)
-/// and request id.
-pub(crate) fn span(request: &Request) -> Span {
-    let id = request
-        .extensions()
-        .get::<RequestId>()
-        .map_or("", |r| r.0.as_str());
-    tracing::info_span!("request", method = %request.method(), path = %request.uri().path(), request_id = %id)
+/// Puts the id on the response.
+pub(crate) fn set(id: &RequestId, response: &mut Response) {
+    response.headers_mut().insert(HEADER, id.0.clone());
 }
 
 #[cfg(test)]
