@@ -156,17 +156,35 @@ fn the_example_file_is_valid_and_sources_are_reported() {
     let example = concat!(env!("CARGO_MANIFEST_DIR"), "/../../dev-health.example.toml");
     let output = run(dir.path(), &["--config", example, "config", "show"], &[]);
     assert!(output.status.success(), "{output:?}");
-    std::fs::write(dir.path().join("dev-health.toml"), "[worker]\nconcurrency = 8\n").unwrap();
+    std::fs::write(
+        dir.path().join("dev-health.toml"),
+        "[worker]\nconcurrency = 8\n",
+    )
+    .unwrap();
     let output = run(
         dir.path(),
         &["config", "show"],
         &[("DATABASE_URL", "postgres://dh:hunter2@db.internal/dh")],
     );
     let text = String::from_utf8_lossy(&output.stdout);
-    let line = |key: &str| text.lines().find(|l| l.starts_with(key)).unwrap_or_default().to_owned();
-    assert!(line("worker.concurrency = 8").ends_with("# dev-health.toml"), "{text}");
-    assert!(line("database_url").contains("postgres://dh:***@db.internal/dh"), "{text}");
-    assert!(line("database_url").ends_with("# environment variable DATABASE_URL"), "{text}");
+    let line = |key: &str| {
+        text.lines()
+            .find(|l| l.starts_with(key))
+            .unwrap_or_default()
+            .to_owned()
+    };
+    assert!(
+        line("worker.concurrency = 8").ends_with("# dev-health.toml"),
+        "{text}"
+    );
+    assert!(
+        line("database_url").contains("postgres://dh:***@db.internal/dh"),
+        "{text}"
+    );
+    assert!(
+        line("database_url").ends_with("# environment variable DATABASE_URL"),
+        "{text}"
+    );
     assert!(line("server.bind").ends_with("# default"), "{text}");
     assert!(!text.contains("hunter2"));
 }

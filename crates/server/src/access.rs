@@ -262,7 +262,9 @@ impl Routes {
                 });
             }
         }
-        self.api = self.api.routes((schemas, paths, guard(access, method_router)));
+        self.api = self
+            .api
+            .routes((schemas, paths, guard(access, method_router)));
         self
     }
 

@@ -35,7 +35,10 @@ impl<S> Layer<S> for EdgeLayer {
     type Service = Edge<S>;
 
     fn layer(&self, inner: S) -> Edge<S> {
-        Edge { inner, state: self.0.clone() }
+        Edge {
+            inner,
+            state: self.0.clone(),
+        }
     }
 }
 
@@ -70,12 +73,23 @@ where
         let started = Instant::now();
         let id = request_id::assign(&mut request);
         let span = tracing::debug_span!("request", method = %request.method(), path = %request.uri().path(), request_id = %id.as_str());
-        let seen = Seen { id, method: request.method().clone(), uri: request.uri().clone(), started };
+        let seen = Seen {
+            id,
+            method: request.method().clone(),
+            uri: request.uri().clone(),
+            started,
+        };
         let inner = {
             let _entered = span.enter();
             self.inner.call(request)
         };
-        EdgeFuture { inner, span, seen: Some(seen), state: self.state.clone(), rendering: None }
+        EdgeFuture {
+            inner,
+            span,
+            seen: Some(seen),
+            state: self.state.clone(),
+            rendering: None,
+        }
     }
 }
 
@@ -112,15 +126,24 @@ where
             if !(status.is_client_error() || status.is_server_error()) {
                 return Poll::Ready(Ok(finish(this.state, this.seen.take(), response)));
             }
-            let id = this.seen.as_ref().map(|s| s.id.as_str().to_owned()).unwrap_or_default();
-            let web = this.seen.as_ref().is_some_and(|s| errors::is_web_path(s.uri.path()));
+            let id = this
+                .seen
+                .as_ref()
+                .map(|s| s.id.as_str().to_owned())
+                .unwrap_or_default();
+            let web = this
+                .seen
+                .as_ref()
+                .is_some_and(|s| errors::is_web_path(s.uri.path()));
             if status.is_server_error()
                 && let Some(seen) = this.seen.as_ref()
             {
                 tracing::error!(request_id = %id, method = %seen.method, path = %seen.uri.path(), status = status.as_u16(), "request failed");
             }
             let state = this.state.clone();
-            *this.rendering = Some(Box::pin(async move { errors::render(&state, web, &id, response).await }));
+            *this.rendering = Some(Box::pin(async move {
+                errors::render(&state, web, &id, response).await
+            }));
         }
     }
 }

@@ -43,7 +43,12 @@ pub(crate) async fn method_not_allowed(method: Method, uri: Uri) -> Response {
 
 /// Gives an error response its final form: the JSON envelope on API and machine paths (our own
 /// envelopes pass through untouched), an HTML page on web paths.
-pub(crate) async fn render(state: &AppState, web: bool, request_id: &str, response: Response) -> Response {
+pub(crate) async fn render(
+    state: &AppState,
+    web: bool,
+    request_id: &str,
+    response: Response,
+) -> Response {
     let status = response.status();
     let already_rendered = response.extensions().get::<Rendered>().is_some();
     if !web && already_rendered {
@@ -54,7 +59,9 @@ pub(crate) async fn render(state: &AppState, web: bool, request_id: &str, respon
     let message = match &app_error {
         Some(e) => e.message.clone(),
         None if already_rendered => default_message(status),
-        None => plain_text(body).await.unwrap_or_else(|| default_message(status)),
+        None => plain_text(body)
+            .await
+            .unwrap_or_else(|| default_message(status)),
     };
     let mut out = if web {
         let page = ErrorPage {
@@ -73,7 +80,9 @@ pub(crate) async fn render(state: &AppState, web: bool, request_id: &str, respon
             }
         }
     } else {
-        let code = app_error.as_ref().map_or_else(|| code_for(status), |e| e.code);
+        let code = app_error
+            .as_ref()
+            .map_or_else(|| code_for(status), |e| e.code);
         let details = app_error.map(|e| e.details).unwrap_or_default();
         envelope(status, code, &message, &details)
     };
@@ -84,7 +93,8 @@ pub(crate) async fn render(state: &AppState, web: bool, request_id: &str, respon
     }
     // Keep what inner layers attached (e.g. the matched route for metrics).
     out.extensions_mut().extend(parts.extensions);
-    out.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    out.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     out
 }
 

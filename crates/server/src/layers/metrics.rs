@@ -71,7 +71,10 @@ where
 
     fn call(&mut self, request: Request) -> Self::Future {
         let route = request.extensions().get::<MatchedPath>().cloned();
-        WithRoute { inner: self.0.call(request), route }
+        WithRoute {
+            inner: self.0.call(request),
+            route,
+        }
     }
 }
 
@@ -114,15 +117,19 @@ fn method_label(method: &Method) -> &'static str {
 }
 
 type Handles = (Counter, Histogram);
+/// Handles by `(method, status)`, then by route template.
+type HandleCache = HashMap<(&'static str, u16), HashMap<String, Handles>>;
 
 thread_local! {
-    static HANDLES: RefCell<HashMap<(&'static str, u16), HashMap<String, Handles>>> =
-        RefCell::new(HashMap::new());
+    static HANDLES: RefCell<HandleCache> = RefCell::new(HashMap::new());
 }
 
 /// Counts the request and records its latency.
 pub(crate) fn record(method: &Method, status: StatusCode, response: &Response, started: Instant) {
-    let route = response.extensions().get::<MatchedPath>().map_or("unmatched", MatchedPath::as_str);
+    let route = response
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or("unmatched", MatchedPath::as_str);
     let method = method_label(method);
     let elapsed = started.elapsed().as_secs_f64();
     HANDLES.with(|cache| {

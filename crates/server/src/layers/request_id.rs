@@ -20,7 +20,8 @@ const HEADER: HeaderName = HeaderName::from_static("x-request-id");
 
 fn acceptable(v: &str) -> bool {
     (1..=64).contains(&v.len())
-        && v.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+        && v.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
 }
 
 /// Chooses the id and writes it on the request header (replacing an unacceptable one).
