@@ -36,7 +36,8 @@ impl Deref for AppState {
 }
 
 impl AppState {
-    pub(crate) fn new(app: App, config: ServerConfig, openapi: utoipa::openapi::OpenApi) -> Self {
+    /// State over `app`, serving `openapi` as the API document.
+    pub fn new(app: App, config: ServerConfig, openapi: utoipa::openapi::OpenApi) -> Self {
         let openapi_json = openapi.to_pretty_json().unwrap_or_else(|e| {
             tracing::error!(error = %e, "serializing the OpenAPI document failed");
             "{}".to_owned()
