@@ -1,1 +1,4 @@
-//! placeholder
+//! Metric formulas, the percentile rule, Monte Carlo forecasts and the investment classifier.
+//!
+//! Pure by rule (checked by `scripts/check-deps`): no async runtime, database or HTTP crate.
+//! The formulas arrive with issue 6 (`spec/analytics.md` §9–§11).

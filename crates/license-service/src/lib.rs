@@ -1,1 +1,5 @@
-//! placeholder
+//! The license service (`dev-health license-svc`): Stripe webhooks, the subscription state
+//! machine, entitlement signing, the outbox to ops and self-hosted key issuance.
+//!
+//! It has its own database and shares only `domain`, `license` and `store`'s connection and
+//! migration helpers with ops. Arrives with issue 5 (`spec/billing-and-license-service.md`).

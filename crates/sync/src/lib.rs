@@ -1,1 +1,4 @@
-//! placeholder
+//! Connectors: local git (gix), GitHub, GitLab, Jira, Linear and GitHub Issues.
+//!
+//! Never touches storage (checked by `scripts/check-deps`): connectors return records that `app`
+//! upserts. Arrives with issue 6 (`spec/analytics.md` §3–§8).
