@@ -11,8 +11,6 @@ pub struct ServerConfig {
     pub body_limit_bytes: usize,
     /// A request that takes longer is answered 503 `request_timeout`.
     pub request_timeout: Duration,
-    /// Version shown in the footer and the API document.
-    pub version: String,
     /// `self_hosted` or `saas`.
     pub mode: String,
 }
@@ -23,7 +21,6 @@ impl Default for ServerConfig {
             public_url: "http://127.0.0.1:8000".into(),
             body_limit_bytes: 1024 * 1024,
             request_timeout: Duration::from_secs(30),
-            version: env!("CARGO_PKG_VERSION").into(),
             mode: "self_hosted".into(),
         }
     }

@@ -31,6 +31,9 @@ pub use extract::Auth;
 pub use layers::metrics_handle;
 pub use state::AppState;
 
+/// The version of this build, shown by `/healthz`, the page footer and the API document.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
 /// Builds the complete router (API, web, static assets, fallbacks and the request path) and
 /// returns it with its route table.
 pub fn build(app: app::App, config: ServerConfig) -> (Router, RouteTable) {

@@ -20,6 +20,6 @@ struct ApiDoc;
 /// The document before any operation is added.
 pub(crate) fn document() -> utoipa::openapi::OpenApi {
     let mut doc = ApiDoc::openapi();
-    doc.info.version = env!("CARGO_PKG_VERSION").to_owned();
+    doc.info.version = crate::VERSION.to_owned();
     doc
 }

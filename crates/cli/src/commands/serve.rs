@@ -42,7 +42,6 @@ pub async fn run(file: Option<&Path>, args: ServeArgs) -> Result<(), CliError> {
         public_url: loaded.public_url(),
         body_limit_bytes: c.server.body_limit_bytes,
         request_timeout: Duration::from_secs(c.server.request_timeout_secs),
-        version: env!("CARGO_PKG_VERSION").into(),
         mode: c.mode.as_str().into(),
     };
     let (router, _) = server::build(app.clone(), config);

@@ -30,7 +30,7 @@ struct ApiDocsPage<'a> {
 async fn api_docs(State(state): State<AppState>) -> Response {
     let page = ApiDocsPage {
         assets: &state.assets,
-        version: &state.config.version,
+        version: crate::VERSION,
     };
     match page.render() {
         Ok(html) => Html(html).into_response(),

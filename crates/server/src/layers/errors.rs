@@ -66,7 +66,7 @@ pub(crate) async fn render(
     let mut out = if web {
         let page = ErrorPage {
             assets: &state.assets,
-            version: &state.config.version,
+            version: crate::VERSION,
             status: status.as_u16(),
             title: title(status),
             message: &message,

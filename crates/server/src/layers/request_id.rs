@@ -32,8 +32,14 @@ pub(crate) fn assign(request: &mut Request) -> RequestId {
     {
         return RequestId(value.clone());
     }
+    // A UUIDv7 from the thread-local generator: `Uuid::now_v7` serializes every request on a
+    // process-wide mutex for its counter, which request ids do not need.
+    let millis = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+    let uuid = uuid::Builder::from_unix_timestamp_millis(millis, &rand::random()).into_uuid();
     let mut buf = [0u8; uuid::fmt::Hyphenated::LENGTH];
-    let text = uuid::Uuid::now_v7().hyphenated().encode_lower(&mut buf);
+    let text = uuid.hyphenated().encode_lower(&mut buf);
     let value = HeaderValue::from_str(text).unwrap_or_else(|_| HeaderValue::from_static("invalid"));
     request.headers_mut().insert(HEADER, value.clone());
     RequestId(value)
@@ -46,7 +52,7 @@ pub(crate) fn set(id: &RequestId, response: &mut Response) {
 
 #[cfg(test)]
 mod tests {
-    use super::acceptable;
+    use super::*;
 
     #[test]
     fn client_ids_must_be_short_plain_tokens() {
@@ -55,5 +61,17 @@ mod tests {
         assert!(!acceptable("a b"));
         assert!(!acceptable("<script>"));
         assert!(!acceptable(&"x".repeat(65)));
+    }
+
+    #[test]
+    fn generated_ids_are_uuid_v7_and_replace_unacceptable_ones() {
+        let mut request = Request::new(axum::body::Body::empty());
+        request
+            .headers_mut()
+            .insert(HEADER, HeaderValue::from_static("bad id"));
+        let id = assign(&mut request);
+        let uuid = uuid::Uuid::parse_str(id.as_str()).unwrap();
+        assert_eq!(uuid.get_version_num(), 7);
+        assert_eq!(request.headers()[&HEADER], id.as_str());
     }
 }

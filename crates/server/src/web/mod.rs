@@ -45,7 +45,7 @@ pub(crate) fn template_error(e: &askama::Error) -> AppError {
 async fn landing(State(state): State<AppState>) -> Response {
     let page = Landing {
         assets: &state.assets,
-        version: &state.config.version,
+        version: crate::VERSION,
         backend: state.app.backend(),
         mode: &state.config.mode,
     };
