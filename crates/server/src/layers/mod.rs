@@ -20,6 +20,7 @@ use crate::AppState;
 use crate::error::envelope;
 
 pub use metrics::metrics_handle;
+pub(crate) use metrics::upkeep as metrics_upkeep;
 
 /// Wraps the router in the request path. `.layer` calls wrap what came before, so the last one
 /// listed is the outermost. The edge (request id, logging span, security headers, error
