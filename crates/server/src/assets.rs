@@ -4,14 +4,13 @@
 //! release changes the hash, so browsers never use a stale file and never revalidate a current one.
 
 use std::collections::HashMap;
+use std::sync::OnceLock;
 
-use axum::extract::{Path, State};
+use axum::extract::Path;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use rust_embed::RustEmbed;
 use sha2::{Digest, Sha256};
-
-use crate::AppState;
 
 #[derive(RustEmbed)]
 #[folder = "assets/"]
@@ -24,8 +23,14 @@ pub(crate) struct Assets {
     hashes: HashMap<String, String>,
 }
 
+/// The embedded files are the same for every server in the process: hash them once.
+pub(crate) fn assets() -> &'static Assets {
+    static ASSETS: OnceLock<Assets> = OnceLock::new();
+    ASSETS.get_or_init(Assets::load)
+}
+
 impl Assets {
-    pub(crate) fn load() -> Self {
+    fn load() -> Self {
         let hashes = Embedded::iter()
             .filter_map(|path| {
                 let file = Embedded::get(&path)?;
@@ -49,12 +54,8 @@ impl Assets {
 }
 
 /// `GET /static/{hash}/{*path}`.
-pub(crate) async fn serve(
-    State(state): State<AppState>,
-    Path((hash, path)): Path<(String, String)>,
-) -> Response {
-    let (Some(expected), Some(file)) = (state.assets.hashes.get(&path), Embedded::get(&path))
-    else {
+pub(crate) async fn serve(Path((hash, path)): Path<(String, String)>) -> Response {
+    let (Some(expected), Some(file)) = (assets().hashes.get(&path), Embedded::get(&path)) else {
         return StatusCode::NOT_FOUND.into_response();
     };
     let mut response = file.data.into_owned().into_response();

@@ -7,7 +7,6 @@ use app::App;
 use metrics_exporter_prometheus::PrometheusHandle;
 
 use crate::ServerConfig;
-use crate::assets::Assets;
 
 /// What every handler can reach: the application services and read-only server facts.
 ///
@@ -23,7 +22,6 @@ pub struct Shared {
     /// Server settings.
     pub config: ServerConfig,
     pub(crate) metrics: PrometheusHandle,
-    pub(crate) assets: Assets,
     pub(crate) openapi_json: String,
 }
 
@@ -46,7 +44,6 @@ impl AppState {
             app,
             config,
             metrics: crate::layers::metrics_handle(),
-            assets: Assets::load(),
             openapi_json,
         }))
     }

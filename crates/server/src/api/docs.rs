@@ -27,9 +27,9 @@ struct ApiDocsPage<'a> {
     version: &'a str,
 }
 
-async fn api_docs(State(state): State<AppState>) -> Response {
+async fn api_docs() -> Response {
     let page = ApiDocsPage {
-        assets: &state.assets,
+        assets: crate::assets::assets(),
         version: crate::VERSION,
     };
     match page.render() {

@@ -12,7 +12,6 @@ use axum::http::{HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{Html, IntoResponse, Response};
 use serde_json::Map;
 
-use crate::AppState;
 use crate::error::{Rendered, code_for, envelope};
 use crate::web::ErrorPage;
 
@@ -43,12 +42,7 @@ pub(crate) async fn method_not_allowed(method: Method, uri: Uri) -> Response {
 
 /// Gives an error response its final form: the JSON envelope on API and machine paths (our own
 /// envelopes pass through untouched), an HTML page on web paths.
-pub(crate) async fn render(
-    state: &AppState,
-    web: bool,
-    request_id: &str,
-    response: Response,
-) -> Response {
+pub(crate) async fn render(web: bool, request_id: &str, response: Response) -> Response {
     let status = response.status();
     let already_rendered = response.extensions().get::<Rendered>().is_some();
     if !web && already_rendered {
@@ -65,7 +59,7 @@ pub(crate) async fn render(
     };
     let mut out = if web {
         let page = ErrorPage {
-            assets: &state.assets,
+            assets: crate::assets::assets(),
             version: crate::VERSION,
             status: status.as_u16(),
             title: title(status),

@@ -3,8 +3,6 @@
 use axum::http::{HeaderName, HeaderValue, header};
 use axum::response::Response;
 
-use crate::AppState;
-
 const CSP_HTML: HeaderValue = HeaderValue::from_static(
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
      connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'",
@@ -33,7 +31,7 @@ const FIXED: [(HeaderName, HeaderValue); 5] = [
 ];
 
 /// Adds the headers; `api` responses default to `Cache-Control: no-store`.
-pub(crate) fn apply(state: &AppState, api: bool, response: &mut Response) {
+pub(crate) fn apply(https: bool, api: bool, response: &mut Response) {
     let is_html = response
         .headers()
         .get(header::CONTENT_TYPE)
@@ -53,7 +51,7 @@ pub(crate) fn apply(state: &AppState, api: bool, response: &mut Response) {
             HeaderValue::from_static("strict-origin-when-cross-origin"),
         );
     }
-    if state.config.is_https() {
+    if https {
         h.insert(
             header::STRICT_TRANSPORT_SECURITY,
             HeaderValue::from_static("max-age=31536000; includeSubDomains"),

@@ -6,57 +6,22 @@ mod headers;
 mod metrics;
 mod request_id;
 
-use std::any::Any;
-
 use axum::Router;
-use axum::http::StatusCode;
-use axum::response::Response;
-use serde_json::Map;
-use tower_http::catch_panic::CatchPanicLayer;
-use tower_http::limit::RequestBodyLimitLayer;
-use tower_http::timeout::TimeoutLayer;
 
 use crate::AppState;
-use crate::error::envelope;
 
 pub use metrics::metrics_handle;
 pub(crate) use metrics::upkeep as metrics_upkeep;
 
-/// Wraps the router in the request path. `.layer` calls wrap what came before, so the last one
-/// listed is the outermost. The edge (request id, logging span, security headers, error
-/// rendering, metrics) is one hand-written tower service rather than five `from_fn`
-/// middlewares: each of those boxes a future and clones the inner service per request, and
-/// `/healthz` throughput is benchmarked against bare axum (`scripts/bench`).
+/// Wraps the router in the request path: the route template is captured for metrics, unmatched
+/// requests get the JSON fallbacks, and everything else happens in one pass in [`edge`].
 pub(crate) fn apply(router: Router<AppState>, state: &AppState) -> Router<AppState> {
     router
         .route_layer(metrics::CaptureRouteLayer)
         .fallback(errors::not_found)
         .method_not_allowed_fallback(errors::method_not_allowed)
-        .layer(RequestBodyLimitLayer::new(state.config.body_limit_bytes))
-        .layer(TimeoutLayer::with_status_code(
-            StatusCode::SERVICE_UNAVAILABLE,
-            state.config.request_timeout,
-        ))
-        .layer(CatchPanicLayer::custom(panic_response))
-        .layer(edge::EdgeLayer::new(state.clone()))
+        .layer(edge::EdgeLayer::new(&state.config))
 }
-
-/// A panic in a handler becomes a 500 envelope; the panic message is logged, never sent.
-fn panic_response(panic: Box<dyn Any + Send + 'static>) -> Response {
-    let detail = panic
-        .downcast_ref::<String>()
-        .map(String::as_str)
-        .or_else(|| panic.downcast_ref::<&str>().copied())
-        .unwrap_or("unknown panic");
-    tracing::error!(panic = detail, "handler panicked");
-    envelope(
-        StatusCode::INTERNAL_SERVER_ERROR,
-        "internal_error",
-        "An unexpected error occurred.",
-        &Map::new(),
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use std::sync::Arc;
@@ -70,6 +35,7 @@ mod tests {
 
     use super::*;
     use crate::ServerConfig;
+    use axum::http::StatusCode;
 
     async fn call(path: &str) -> (StatusCode, serde_json::Value) {
         let db = TestDb::new(store::Backend::Sqlite).await;

@@ -44,7 +44,7 @@ pub(crate) fn template_error(e: &askama::Error) -> AppError {
 
 async fn landing(State(state): State<AppState>) -> Response {
     let page = Landing {
-        assets: &state.assets,
+        assets: crate::assets::assets(),
         version: crate::VERSION,
         backend: state.app.backend(),
         mode: &state.config.mode,
