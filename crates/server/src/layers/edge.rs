@@ -100,11 +100,14 @@ where
             started,
         };
         let config = self.config;
-        let deadline = tokio::time::sleep(config.timeout);
+        let deadline =
+            tokio::time::sleep_until(tokio::time::Instant::from_std(started) + config.timeout);
         let (inner, early) = if declared_length(&request).is_some_and(|n| n > config.body_limit) {
             (None, Some(too_large()))
         } else {
-            DefaultBodyLimit::max(config.body_limit).apply(&mut request);
+            if may_have_body(&request) {
+                DefaultBodyLimit::max(config.body_limit).apply(&mut request);
+            }
             let _entered = span.enter();
             match catch_unwind(AssertUnwindSafe(|| self.inner.call(request))) {
                 Ok(future) => (Some(future), None),
@@ -121,6 +124,15 @@ where
             rendering: None,
         }
     }
+}
+
+/// An HTTP/1.1 request without `Content-Length` or `Transfer-Encoding` has no body; GET and HEAD
+/// requests normally have none. Only requests that may carry one need the streaming cap.
+fn may_have_body(request: &Request) -> bool {
+    let headers = request.headers();
+    !matches!(*request.method(), Method::GET | Method::HEAD)
+        || headers.contains_key(header::CONTENT_LENGTH)
+        || headers.contains_key(header::TRANSFER_ENCODING)
 }
 
 fn declared_length(request: &Request) -> Option<usize> {
