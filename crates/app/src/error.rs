@@ -58,15 +58,6 @@ impl AppError {
         self.details.insert(key.to_owned(), value.into());
         self
     }
-
-    /// 404 with the same body whether the thing is missing or belongs to another org.
-    pub fn not_found(what: &str) -> Self {
-        Self::new(
-            ErrorKind::NotFound,
-            "not_found",
-            format!("{what} was not found."),
-        )
-    }
 }
 
 impl From<store::StoreError> for AppError {

@@ -181,6 +181,17 @@ pub enum Surface {
     Web,
 }
 
+impl Surface {
+    /// `api`, `machine` or `web`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Surface::Api => "api",
+            Surface::Machine => "machine",
+            Surface::Web => "web",
+        }
+    }
+}
+
 /// One registered route.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RouteDecl {
@@ -204,11 +215,19 @@ impl RouteTable {
         &self.0
     }
 
-    /// One line per route (`GET /healthz public`), the format of the checked-in snapshot.
+    /// One line per route (`GET /healthz public [api]`), the format of the checked-in snapshot.
     pub fn render(&self) -> String {
         self.0
             .iter()
-            .map(|r| format!("{} {} {}\n", r.method, r.path, r.access))
+            .map(|r| {
+                format!(
+                    "{} {} {} [{}]\n",
+                    r.method,
+                    r.path,
+                    r.access,
+                    r.surface.as_str()
+                )
+            })
             .collect()
     }
 }

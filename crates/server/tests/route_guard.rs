@@ -96,7 +96,7 @@ async fn declared_permissions_are_enforced_before_and_by_the_handler() {
         .finish();
     let rendered = table.render();
     assert!(
-        rendered.contains("GET /api/v1/test/members session_or_token members:read csrf"),
+        rendered.contains("GET /api/v1/test/members session_or_token members:read csrf [api]"),
         "{rendered}"
     );
     let state = AppState::new(
