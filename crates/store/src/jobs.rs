@@ -41,18 +41,18 @@ pub enum JobStatus {
 }
 
 impl JobStatus {
+    /// Every status, in life-cycle order.
+    pub const ALL: [JobStatus; 4] = [
+        JobStatus::Queued,
+        JobStatus::Running,
+        JobStatus::Succeeded,
+        JobStatus::Dead,
+    ];
+
     fn parse(s: &str) -> Result<Self> {
-        Ok(match s {
-            "queued" => JobStatus::Queued,
-            "running" => JobStatus::Running,
-            "succeeded" => JobStatus::Succeeded,
-            "dead" => JobStatus::Dead,
-            other => {
-                return Err(StoreError::Corrupt {
-                    column: "jobs.status",
-                    message: format!("unknown status {other:?}"),
-                });
-            }
+        s.parse().map_err(|message| StoreError::Corrupt {
+            column: "jobs.status",
+            message,
         })
     }
 
@@ -64,6 +64,21 @@ impl JobStatus {
             JobStatus::Succeeded => "succeeded",
             JobStatus::Dead => "dead",
         }
+    }
+}
+
+impl std::str::FromStr for JobStatus {
+    type Err = String;
+
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        JobStatus::ALL
+            .into_iter()
+            .find(|status| status.as_str() == s)
+            .ok_or_else(|| {
+                format!(
+                    "unknown job status {s:?} (expected one of: queued, running, succeeded, dead)"
+                )
+            })
     }
 }
 

@@ -11,18 +11,8 @@ use crate::error::CliError;
 use crate::{output, startup};
 
 fn parse_status(s: &str) -> Result<JobStatus, CliError> {
-    Ok(match s {
-        "queued" => JobStatus::Queued,
-        "running" => JobStatus::Running,
-        "succeeded" => JobStatus::Succeeded,
-        "dead" => JobStatus::Dead,
-        other => {
-            return Err(CliError::failure(
-                format!("unknown job status {other:?}"),
-                Some("use one of: queued, running, succeeded, dead"),
-            ));
-        }
-    })
+    s.parse()
+        .map_err(|e: String| CliError::failure(e, Some("run `dev-health jobs list --help`")))
 }
 
 pub async fn run(file: Option<&Path>, cmd: JobsCommand) -> Result<(), CliError> {
