@@ -1,5 +1,9 @@
-//! Credentials and identity protocols: password hashing, access/refresh/API tokens, the OIDC
-//! relying party and the SAML service provider.
+//! Credentials and identity protocols: email normalization, the password policy and Argon2id
+//! hashing, and the formats of refresh, API and one-time tokens (hashed at rest, never JWTs).
 //!
 //! Never touches storage (checked by `scripts/check-deps`): it computes and verifies values that
-//! `app` stores. Arrives with issue 3 (`spec/identity-and-compliance.md` §2–§4).
+//! `app` stores. Access JWTs, OIDC and SAML follow (`spec/identity-and-compliance.md` §2–§4).
+
+pub mod email;
+pub mod password;
+pub mod token;
