@@ -4,6 +4,7 @@
 //! Never touches storage (checked by `scripts/check-deps`): it computes and verifies values that
 //! `app` stores. Access JWTs, OIDC and SAML follow (`spec/identity-and-compliance.md` §2–§4).
 
+pub mod access;
 pub mod email;
 pub mod password;
 pub mod token;
