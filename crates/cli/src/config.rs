@@ -60,6 +60,10 @@ pub struct ServerSection {
     pub request_timeout_secs: u64,
     /// How long in-flight requests may take to finish after SIGTERM.
     pub shutdown_grace_secs: u64,
+    /// Proxies (addresses or CIDR blocks) allowed to report the client address.
+    pub trusted_proxies: Vec<String>,
+    /// How many trusted proxies stand in front (0–5); 0 ignores `X-Forwarded-For`.
+    pub trusted_proxy_hops: usize,
 }
 
 /// `[worker]`.
@@ -136,6 +140,8 @@ impl Default for ServerSection {
             body_limit_bytes: 1024 * 1024,
             request_timeout_secs: 30,
             shutdown_grace_secs: 20,
+            trusted_proxies: Vec::new(),
+            trusted_proxy_hops: 0,
         }
     }
 }
@@ -311,6 +317,7 @@ impl Loaded {
                 "e.g. https://dev-health.example.com",
             ));
         }
+        self.proxy_trust()?;
         if c.worker.concurrency == 0 {
             return Err(self.invalid(
                 "worker.concurrency",
@@ -333,6 +340,22 @@ impl Loaded {
             ));
         }
         Ok(())
+    }
+
+    /// `server.trusted_proxies` and `server.trusted_proxy_hops`, validated together.
+    pub fn proxy_trust(&self) -> Result<server::client_ip::ProxyTrust, CliError> {
+        let s = &self.config.server;
+        server::client_ip::ProxyTrust::new(&s.trusted_proxies, s.trusted_proxy_hops).map_err(|e| {
+            let key = match e {
+                server::client_ip::ProxyConfigError::TooManyHops => "server.trusted_proxy_hops",
+                _ => "server.trusted_proxies",
+            };
+            self.invalid(
+                key,
+                e.to_string(),
+                "list your load balancers, e.g. [\"10.0.0.0/8\"], and set the hop count",
+            )
+        })
     }
 
     /// `server.bind` as an address.

@@ -128,6 +128,22 @@ fn malformed_bind_address_and_wrong_types() {
 }
 
 #[test]
+fn trusted_proxy_settings_are_checked_together() {
+    refuses(
+        &["serve"],
+        &[("DEV_HEALTH_SERVER__TRUSTED_PROXY_HOPS", "1")],
+        None,
+        &["server.trusted_proxies", "empty"],
+    );
+    refuses(
+        &["serve"],
+        &[],
+        Some("[server]\ntrusted_proxies = [\"10.0.0.0/33\"]\ntrusted_proxy_hops = 1\n"),
+        &["server.trusted_proxies", "10.0.0.0/33", "dev-health.toml"],
+    );
+}
+
+#[test]
 fn port_in_use() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");

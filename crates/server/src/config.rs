@@ -13,6 +13,8 @@ pub struct ServerConfig {
     pub request_timeout: Duration,
     /// `self_hosted` or `saas`.
     pub mode: String,
+    /// Which proxies may report the client address (`X-Forwarded-For`).
+    pub proxies: crate::client_ip::ProxyTrust,
 }
 
 impl Default for ServerConfig {
@@ -22,6 +24,7 @@ impl Default for ServerConfig {
             body_limit_bytes: 1024 * 1024,
             request_timeout: Duration::from_secs(30),
             mode: "self_hosted".into(),
+            proxies: crate::client_ip::ProxyTrust::default(),
         }
     }
 }

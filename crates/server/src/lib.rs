@@ -10,6 +10,7 @@
 pub mod access;
 mod api;
 mod assets;
+pub mod client_ip;
 mod config;
 mod error;
 mod extract;

@@ -43,6 +43,7 @@ pub async fn run(file: Option<&Path>, args: ServeArgs) -> Result<(), CliError> {
         body_limit_bytes: c.server.body_limit_bytes,
         request_timeout: Duration::from_secs(c.server.request_timeout_secs),
         mode: c.mode.as_str().into(),
+        proxies: loaded.proxy_trust()?,
     };
     let (router, _) = server::build(app.clone(), config);
     let stop = shutdown::on_signal();

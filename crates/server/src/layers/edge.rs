@@ -14,12 +14,14 @@
 use std::any::Any;
 use std::convert::Infallible;
 use std::future::Future;
+use std::net::SocketAddr;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll, ready};
 use std::time::{Duration, Instant};
 
-use axum::extract::{DefaultBodyLimit, Request};
+use axum::extract::{ConnectInfo, DefaultBodyLimit, Request};
 use axum::http::{Method, StatusCode, Uri, header};
 use axum::response::Response;
 use futures::future::BoxFuture;
@@ -31,14 +33,18 @@ use tracing::Span;
 use super::request_id::{self, RequestId};
 use super::{errors, headers, metrics};
 use crate::ServerConfig;
+use crate::client_ip::ProxyTrust;
+
+const X_FORWARDED_FOR: &str = "x-forwarded-for";
 use crate::error::envelope;
 
 /// Installs [`Edge`] with the server's limits.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub(crate) struct EdgeLayer {
     body_limit: usize,
     timeout: Duration,
     https: bool,
+    proxies: Arc<ProxyTrust>,
 }
 
 impl EdgeLayer {
@@ -47,6 +53,7 @@ impl EdgeLayer {
             body_limit: config.body_limit_bytes,
             timeout: config.request_timeout,
             https: config.is_https(),
+            proxies: Arc::new(config.proxies.clone()),
         }
     }
 }
@@ -57,7 +64,7 @@ impl<S> Layer<S> for EdgeLayer {
     fn layer(&self, inner: S) -> Edge<S> {
         Edge {
             inner,
-            config: *self,
+            config: self.clone(),
         }
     }
 }
@@ -99,7 +106,16 @@ where
             uri: request.uri().clone(),
             started,
         };
-        let config = self.config;
+        let config = &self.config;
+        if let Some(ConnectInfo(peer)) = request.extensions().get::<ConnectInfo<SocketAddr>>() {
+            let forwarded = request
+                .headers()
+                .get_all(X_FORWARDED_FOR)
+                .iter()
+                .filter_map(|v| v.to_str().ok());
+            let client = config.proxies.client_ip(peer.ip(), forwarded);
+            request.extensions_mut().insert(client);
+        }
         let deadline =
             tokio::time::sleep_until(tokio::time::Instant::from_std(started) + config.timeout);
         let (inner, early) = if declared_length(&request).is_some_and(|n| n > config.body_limit) {
