@@ -7,4 +7,5 @@
 pub mod access;
 pub mod email;
 pub mod password;
+pub mod throttle;
 pub mod token;
