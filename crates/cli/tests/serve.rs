@@ -125,8 +125,12 @@ async fn migrate_twice_is_a_no_op_on_both_backends() {
         ];
         let first = run(dir.path(), &["migrate"], &env);
         assert!(first.status.success(), "{first:?}");
+        let applied = format!(
+            "applied {} migration(s)",
+            store::embedded_migrations(backend).len()
+        );
         assert!(
-            String::from_utf8_lossy(&first.stdout).contains("applied 2 migration(s)"),
+            String::from_utf8_lossy(&first.stdout).contains(&applied),
             "{first:?}"
         );
         let second = run(dir.path(), &["migrate"], &env);
