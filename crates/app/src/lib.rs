@@ -9,6 +9,7 @@ pub mod authz;
 mod catalogue;
 mod error;
 pub mod jobs;
+pub mod passwords;
 mod system;
 pub mod worker;
 
