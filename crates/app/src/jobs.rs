@@ -1,7 +1,6 @@
 //! Queue inspection and the diagnostic probe job, for operators (`dev-health jobs …`).
 
 use domain::JobId;
-use serde_json::json;
 use store::jobs::{Job, JobAttempt, JobStatus, NewJob, QueueCount};
 
 use crate::worker::probe::{PROBE_KIND, ProbeInput};
@@ -18,12 +17,11 @@ impl App {
     ) -> Result<Vec<JobId>> {
         let now = self.clock().now();
         let mut tx = self.store().begin().await?;
+        // The handler's own input type is the payload's one definition.
+        let payload = serde_json::to_value(input).unwrap_or_default();
         let mut ids = Vec::with_capacity(count as usize);
-        for n in 0..count {
-            let mut job = NewJob::new(
-                PROBE_KIND,
-                json!({ "n": n, "sleep_ms": input.sleep_ms, "fail": input.fail }),
-            );
+        for _ in 0..count {
+            let mut job = NewJob::new(PROBE_KIND, payload.clone());
             job.max_attempts = max_attempts;
             ids.push(store::jobs::enqueue(&mut tx.conn(), &job, now).await?.id);
         }
