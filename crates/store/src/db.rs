@@ -224,6 +224,17 @@ impl Store {
     }
 }
 
+impl Conn<'_> {
+    /// The backend this connection talks to (for the few statements that differ, such as
+    /// `FOR UPDATE`).
+    pub fn backend(&self) -> Backend {
+        match self {
+            Conn::Postgres(_) => Backend::Postgres,
+            Conn::Sqlite(_) => Backend::Sqlite,
+        }
+    }
+}
+
 impl PooledConn {
     /// Borrows the native connection.
     pub fn conn(&mut self) -> Conn<'_> {

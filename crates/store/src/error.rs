@@ -44,3 +44,17 @@ impl StoreError {
         )
     }
 }
+
+impl StoreError {
+    /// Whether a unique constraint refused the write (a concurrent insert of the same key).
+    pub fn is_unique_violation(&self) -> bool {
+        matches!(self, StoreError::Query(sqlx::Error::Database(e)) if e.is_unique_violation())
+    }
+
+    pub(crate) fn corrupt(column: &'static str, message: impl std::fmt::Display) -> Self {
+        StoreError::Corrupt {
+            column,
+            message: message.to_string(),
+        }
+    }
+}

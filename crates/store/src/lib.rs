@@ -14,6 +14,7 @@ pub mod catalog;
 pub mod clock_mark;
 mod db;
 mod error;
+pub mod identity;
 pub mod jobs;
 mod migrate;
 mod types;
