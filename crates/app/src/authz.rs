@@ -34,6 +34,8 @@ pub struct Principal {
     pub platform_admin: bool,
     /// How the caller authenticated.
     pub credential: Credential,
+    /// The session id (JWT `sid`) or the API token id.
+    pub credential_id: uuid::Uuid,
 }
 
 impl Principal {
@@ -144,6 +146,7 @@ mod tests {
             membership: Some((OrgId::new(), role)),
             platform_admin: false,
             credential,
+            credential_id: uuid::Uuid::nil(),
         }
     }
 
@@ -201,6 +204,7 @@ mod tests {
             membership: None,
             platform_admin: true,
             credential: Credential::Session,
+            credential_id: uuid::Uuid::nil(),
         };
         assert!(authorize::<marker::PlatformFeatureFlags>(Some(&admin)).is_ok());
         admin.credential = Credential::ApiToken {

@@ -8,6 +8,7 @@
 pub mod authz;
 mod catalogue;
 mod error;
+pub mod identity;
 pub mod jobs;
 pub mod passwords;
 mod system;
@@ -30,12 +31,26 @@ pub type Result<T, E = AppError> = std::result::Result<T, E>;
 pub struct App {
     store: Store,
     clock: Arc<dyn Clock>,
+    identity: Arc<identity::Identity>,
 }
 
 impl App {
     /// Wires the application over an opened store.
-    pub fn new(store: Store, clock: Arc<dyn Clock>) -> Self {
-        Self { store, clock }
+    pub fn new(store: Store, clock: Arc<dyn Clock>, identity: identity::IdentityConfig) -> Self {
+        Self {
+            store,
+            clock,
+            identity: identity::Identity::new(identity),
+        }
+    }
+
+    /// Identity settings (public URL, keys), for the server's cookie and CSRF handling.
+    pub fn identity_config(&self) -> &identity::IdentityConfig {
+        &self.identity.config
+    }
+
+    pub(crate) fn identity(&self) -> &identity::Identity {
+        &self.identity
     }
 
     /// The clock.

@@ -7,6 +7,7 @@
 
 pub mod access;
 pub mod email;
+pub mod keys;
 pub mod password;
 pub mod secrets;
 pub mod throttle;

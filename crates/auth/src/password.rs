@@ -29,6 +29,18 @@ pub enum WeakReason {
     MatchesEmail,
 }
 
+impl WeakReason {
+    /// The reason's code in the `weak_password` body.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            WeakReason::TooShort => "too_short",
+            WeakReason::TooLong => "too_long",
+            WeakReason::Common => "common",
+            WeakReason::MatchesEmail => "matches_email",
+        }
+    }
+}
+
 /// Shortest accepted password, in code points.
 pub const MIN_CHARS: usize = 12;
 /// Longest accepted password, in code points.

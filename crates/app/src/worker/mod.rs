@@ -65,6 +65,8 @@ pub enum JobError {
 /// What a handler gets: the job and a token that fires on shutdown.
 #[derive(Debug, Clone)]
 pub struct JobContext {
+    /// The application (storage, keys, clock).
+    pub app: crate::App,
     /// The claimed job (payload, attempt number, org).
     pub job: Job,
     /// Cancelled when the worker shuts down; long handlers should stop at a safe point and
@@ -98,6 +100,7 @@ impl Registry {
     pub fn builtin() -> Self {
         let mut r = Registry::default();
         r.register(probe::ProbeHandler);
+        r.register(crate::identity::mail::MailHandler);
         r
     }
 

@@ -128,7 +128,11 @@ async fn run_one(s: Arc<Shared>, job: Job, shutdown: CancellationToken, abort: C
     let outcome = match s.registry.get(&kind) {
         None => Outcome::Failed(format!("no handler is registered for job kind {kind:?}")),
         Some(handler) => {
-            let mut task = tokio::spawn(handler.run(JobContext { job, shutdown }));
+            let mut task = tokio::spawn(handler.run(JobContext {
+                app: s.app.clone(),
+                job,
+                shutdown,
+            }));
             let period = (s.config.lease / 3).max(Duration::from_millis(100));
             let mut beat = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
             loop {

@@ -242,3 +242,15 @@ pub async fn mark_rotated(
         .execute(&mut *c).await.map(|_| ()))?;
     Ok(())
 }
+
+/// The unrotated refresh token of a session, locked on PostgreSQL.
+pub async fn head_of(conn: &mut Conn<'_>, session: Uuid) -> Result<Option<RefreshToken>> {
+    let id: Option<Id> = on_conn!(conn, c => sqlx::query_scalar(
+        "SELECT id FROM refresh_tokens WHERE session_id = $1 AND used_at IS NULL \
+         ORDER BY id DESC LIMIT 1")
+        .bind(Id(session)).fetch_optional(&mut *c).await)?;
+    match id {
+        Some(id) => refresh_for_update(conn, id.0).await,
+        None => Ok(None),
+    }
+}

@@ -1,0 +1,55 @@
+//! Helpers shared by the org-scoped services: the org in scope and the users limit.
+
+use domain::permission::marker;
+use domain::{Limit, LimitValue, OrgId, PermissionMarker, Role};
+use store::Conn;
+use store::identity::{invites, memberships, orgs};
+
+use super::errors;
+use crate::Result;
+use crate::authz::Authorized;
+
+/// The org a capability is scoped to (member permissions always carry one).
+pub(crate) fn org_of<P: PermissionMarker>(a: &Authorized<P>) -> Result<OrgId> {
+    a.scope()
+        .map(|s| s.org_id())
+        .ok_or_else(crate::authz::unauthenticated)
+}
+
+/// The caller's live role in the scoped org.
+pub(crate) fn role_of<P: PermissionMarker>(a: &Authorized<P>) -> Result<Role> {
+    a.principal()
+        .membership
+        .map(|(_, r)| r)
+        .ok_or_else(crate::authz::unauthenticated)
+}
+
+/// Refuses one more seat (member or pending invite) when the org is at its `users` limit:
+/// 402 `limit_exceeded` with `current` and `maximum`. Call with the org locked.
+pub(crate) async fn check_seat(
+    conn: &mut Conn<'_>,
+    org: OrgId,
+    now: chrono::DateTime<chrono::Utc>,
+    already_counted: i64,
+) -> Result<()> {
+    let tier = orgs::by_id(conn, org)
+        .await?
+        .ok_or_else(|| errors::not_found("organization"))?
+        .tier;
+    let LimitValue::Max(max) = Limit::Users.default_for(tier) else {
+        return Ok(());
+    };
+    let members = memberships::count(conn, org, None).await?;
+    let pending = invites::count_pending(conn, org, now).await?;
+    let current = u64::try_from(members + pending - already_counted).unwrap_or(0);
+    if !Limit::Users.default_for(tier).allows(current, 1) {
+        return Err(errors::limit_exceeded("users", current, max));
+    }
+    Ok(())
+}
+
+/// Whether the scoped principal also holds `api_tokens:admin`.
+pub(crate) fn is_token_admin<P: PermissionMarker>(a: &Authorized<P>) -> bool {
+    a.principal()
+        .holds(<marker::ApiTokensAdmin as PermissionMarker>::PERMISSION)
+}
