@@ -18,6 +18,10 @@ pub enum ErrorKind {
     NotFound,
     /// 409: conflicts with the current state.
     Conflict,
+    /// 413: the body is too large.
+    PayloadTooLarge,
+    /// 415: the body has the wrong media type.
+    UnsupportedMediaType,
     /// 422: well-formed but invalid values.
     Invalid,
     /// 429: throttled.

@@ -14,7 +14,7 @@ use app::authz::{self, Credential, Principal};
 use app::{AppError, ErrorKind};
 use axum::Router;
 use axum::extract::{Request, State};
-use axum::http::Method;
+use axum::http::{Method, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::MethodRouter;
@@ -23,6 +23,7 @@ use utoipa::openapi::OpenApi;
 use utoipa::openapi::path::PathItem;
 use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouter};
 
+use crate::authn::{Csrf, Refused};
 use crate::{ApiError, AppState};
 
 /// How the caller must be authenticated.
@@ -95,6 +96,15 @@ impl Access {
         Access {
             auth: AuthKind::Session,
             rule: Rule::AnyMember,
+            csrf: true,
+        }
+    }
+
+    /// Any session or API token, even without an org (`/auth/me`).
+    pub const fn authenticated() -> Self {
+        Access {
+            auth: AuthKind::SessionOrToken,
+            rule: Rule::None,
             csrf: true,
         }
     }
@@ -323,12 +333,91 @@ fn guard(access: Access, method_router: MethodRouter<AppState>) -> MethodRouter<
     method_router.route_layer(middleware::from_fn_with_state(access, enforce))
 }
 
-/// Runs a route's declared check before its handler (and before any body is read).
+/// Runs a route's declared check before its handler (and before any body is read): the
+/// credential (with the reason a presented one was refused), the rule, then CSRF for
+/// cookie-authenticated unsafe requests.
 async fn enforce(State(access): State<Access>, request: Request, next: Next) -> Response {
-    match access.check(request.extensions().get::<Principal>()) {
-        Ok(()) => next.run(request).await,
-        Err(e) => ApiError(e).into_response(),
+    let principal = request.extensions().get::<Principal>();
+    if principal.is_none() {
+        if let Some(Refused(e)) = request.extensions().get::<Refused>() {
+            return ApiError(e.clone()).into_response();
+        }
     }
+    if let Err(e) = access.check(principal) {
+        return ApiError(e).into_response();
+    }
+    let unsafe_method = !matches!(*request.method(), Method::GET | Method::HEAD | Method::OPTIONS);
+    let csrf = request.extensions().get::<Csrf>().cloned();
+    match csrf {
+        Some(csrf) if access.csrf && unsafe_method => match check_csrf(&csrf, request).await {
+            Ok(request) => next.run(request).await,
+            Err(e) => ApiError(e).into_response(),
+        },
+        _ => next.run(request).await,
+    }
+}
+
+fn csrf_failed(why: &str) -> AppError {
+    AppError::new(
+        ErrorKind::Forbidden,
+        "csrf_failed",
+        format!("The request failed the cross-site request check ({why}); reload the page and try again."),
+    )
+}
+
+/// Form bodies larger than this cannot carry a CSRF field we read.
+const FORM_LIMIT: usize = 64 * 1024;
+
+/// Origin (or Referer) must be the public origin, and the synchronizer token must match,
+/// from the `X-CSRF-Token` header or a `csrf_token` form field.
+async fn check_csrf(csrf: &Csrf, request: Request) -> Result<Request, AppError> {
+    let headers = request.headers();
+    let origin = headers
+        .get(header::ORIGIN)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+        .or_else(|| {
+            let referer = headers.get(header::REFERER)?.to_str().ok()?;
+            let after = referer.find("://")? + 3;
+            let end = referer[after..].find('/').map_or(referer.len(), |i| after + i);
+            Some(referer[..end].to_owned())
+        });
+    match origin {
+        None => return Err(csrf_failed("no Origin or Referer header")),
+        Some(o) if o != csrf.origin => return Err(csrf_failed("cross-origin request")),
+        Some(_) => {}
+    }
+    if let Some(token) = headers.get("x-csrf-token").and_then(|v| v.to_str().ok()) {
+        return if constant_eq(token, &csrf.token) {
+            Ok(request)
+        } else {
+            Err(csrf_failed("wrong token"))
+        };
+    }
+    let is_form = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
+    if !is_form {
+        return Err(csrf_failed("no token"));
+    }
+    let (parts, body) = request.into_parts();
+    let bytes = axum::body::to_bytes(body, FORM_LIMIT)
+        .await
+        .map_err(|_| csrf_failed("form too large"))?;
+    let fields: Vec<(String, String)> = serde_urlencoded::from_bytes(&bytes).unwrap_or_default();
+    let ok = fields
+        .iter()
+        .any(|(k, v)| k == "csrf_token" && constant_eq(v, &csrf.token));
+    if !ok {
+        return Err(csrf_failed("wrong or missing token"));
+    }
+    Ok(Request::from_parts(parts, axum::body::Body::from(bytes)))
+}
+
+fn constant_eq(a: &str, b: &str) -> bool {
+    use subtle::ConstantTimeEq;
+    bool::from(a.as_bytes().ct_eq(b.as_bytes()))
 }
 
 #[cfg(test)]

@@ -5,6 +5,8 @@ use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use domain::PermissionMarker;
 
+use app::{AppError, ErrorKind};
+
 use crate::ApiError;
 
 /// The capability for permission `P`: a handler taking `Auth<P>` cannot run for a caller
@@ -19,5 +21,122 @@ impl<P: PermissionMarker, S: Send + Sync> FromRequestParts<S> for Auth<P> {
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
         Ok(Auth(authorize::<P>(parts.extensions.get::<Principal>())?))
+    }
+}
+
+/// A JSON body with the bad-input answers of identity spec §8.4: wrong content type → 415,
+/// malformed JSON → 400 `invalid_json`, an unknown field → 400 `unknown_field`, a missing or
+/// mistyped field → 422 `invalid_field`.
+#[derive(Debug, Clone)]
+pub struct ApiJson<T>(pub T);
+
+impl<T: serde::de::DeserializeOwned, S: Send + Sync> axum::extract::FromRequest<S> for ApiJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, Self::Rejection> {
+        use axum::extract::rejection::JsonRejection;
+        match axum::Json::<T>::from_request(req, state).await {
+            Ok(axum::Json(v)) => Ok(ApiJson(v)),
+            Err(rejection) => {
+                let text = rejection.body_text();
+                let detail = text.rsplit(": ").next().unwrap_or(&text).to_owned();
+                let e = match rejection {
+                    JsonRejection::MissingJsonContentType(_) => AppError::new(
+                        ErrorKind::UnsupportedMediaType,
+                        "unsupported_media_type",
+                        "Send the body as JSON with Content-Type: application/json.",
+                    ),
+                    JsonRejection::JsonDataError(_) if text.contains("unknown field") => {
+                        AppError::new(ErrorKind::BadRequest, "unknown_field", format!("The body has a field this endpoint does not accept: {detail}."))
+                    }
+                    JsonRejection::JsonDataError(_) => AppError::new(
+                        ErrorKind::Invalid,
+                        "invalid_field",
+                        format!("The body does not have the expected fields: {detail}."),
+                    ),
+                    JsonRejection::BytesRejection(_) => AppError::new(
+                        ErrorKind::PayloadTooLarge,
+                        "payload_too_large",
+                        "The body is too large or could not be read.",
+                    ),
+                    _ => AppError::new(ErrorKind::BadRequest, "invalid_json", format!("The body is not valid JSON: {detail}.")),
+                };
+                Err(ApiError(e))
+            }
+        }
+    }
+}
+
+/// Query parameters; unknown or malformed ones → 400 `invalid_query`.
+#[derive(Debug, Clone)]
+pub struct ApiQuery<T>(pub T);
+
+impl<T: serde::de::DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let query = parts.uri.query().unwrap_or("");
+        serde_urlencoded::from_str(query).map(ApiQuery).map_err(|e| {
+            ApiError(AppError::new(ErrorKind::BadRequest, "invalid_query", format!("The query string is not valid: {e}.")))
+        })
+    }
+}
+
+/// A UUID path parameter; anything else → 400 `invalid_id`.
+#[derive(Debug, Clone, Copy)]
+pub struct PathId(pub uuid::Uuid);
+
+impl<S: Send + Sync> FromRequestParts<S> for PathId {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let invalid = || ApiError(AppError::new(ErrorKind::BadRequest, "invalid_id", "The id in the path is not a valid id."));
+        let axum::extract::Path(raw) = axum::extract::Path::<String>::from_request_parts(parts, state)
+            .await
+            .map_err(|_| invalid())?;
+        uuid::Uuid::parse_str(&raw).map(PathId).map_err(|_| invalid())
+    }
+}
+
+/// The calling client (IP from the trusted-proxy rule, user agent).
+#[derive(Debug, Clone)]
+pub struct ClientInfo(pub app::identity::Client);
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientInfo {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let ip = parts.extensions.get::<crate::client_ip::ClientIp>().copied();
+        Ok(ClientInfo(crate::authn::client(&parts.headers, ip)))
+    }
+}
+
+/// The principal if the request is authenticated (public routes that also serve signed-in
+/// callers: logout, invite acceptance).
+#[derive(Debug, Clone)]
+pub struct MaybePrincipal(pub Option<Principal>);
+
+impl<S: Send + Sync> FromRequestParts<S> for MaybePrincipal {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        Ok(MaybePrincipal(parts.extensions.get::<Principal>().cloned()))
+    }
+}
+
+/// The authenticated principal of a guarded route (any declaration but public).
+#[derive(Debug, Clone)]
+pub struct Caller(pub Principal);
+
+impl<S: Send + Sync> FromRequestParts<S> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        parts
+            .extensions
+            .get::<Principal>()
+            .cloned()
+            .map(Caller)
+            .ok_or_else(|| ApiError(app::authz::unauthenticated()))
     }
 }

@@ -10,6 +10,7 @@
 pub mod access;
 mod api;
 mod assets;
+mod authn;
 pub mod client_ip;
 mod config;
 mod error;
@@ -28,7 +29,7 @@ use tokio_util::sync::CancellationToken;
 pub use access::{Access, AuthKind, RouteDecl, RouteTable, Rule};
 pub use config::ServerConfig;
 pub use error::ApiError;
-pub use extract::Auth;
+pub use extract::{ApiJson, ApiQuery, Auth, Caller, ClientInfo, MaybePrincipal, PathId};
 pub use layers::metrics_handle;
 pub use state::AppState;
 

@@ -1,6 +1,8 @@
 //! JSON API routes.
 
+mod auth;
 mod docs;
+mod org;
 mod system;
 
 use crate::access::Routes;
@@ -8,5 +10,7 @@ use crate::access::Routes;
 /// Registers every API and machine route.
 pub(crate) fn routes(routes: Routes) -> Routes {
     let routes = system::routes(routes);
+    let routes = auth::routes(routes);
+    let routes = org::routes(routes);
     docs::routes(routes)
 }

@@ -20,6 +20,10 @@ pub(crate) fn apply(router: Router<AppState>, state: &AppState) -> Router<AppSta
         .route_layer(metrics::CaptureRouteLayer)
         .fallback(errors::not_found)
         .method_not_allowed_fallback(errors::method_not_allowed)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            crate::authn::authenticate,
+        ))
         .layer(edge::EdgeLayer::new(&state.config))
 }
 #[cfg(test)]
