@@ -14,7 +14,11 @@ use store::{Backend, backend_tests};
 use tokio_util::sync::CancellationToken;
 
 fn app(db: &TestDb) -> App {
-    App::new(db.store.clone(), Arc::new(SystemClock))
+    App::new(
+        db.store.clone(),
+        Arc::new(SystemClock),
+        app::identity::IdentityConfig::ephemeral("http://127.0.0.1:8000"),
+    )
 }
 
 fn fast() -> WorkerConfig {

@@ -32,6 +32,9 @@ pub enum Command {
     /// Inspect and exercise the job queue.
     #[command(subcommand)]
     Jobs(JobsCommand),
+    /// Administer users and platform admins (scripted installs, recovery).
+    #[command(subcommand)]
+    Admin(AdminCommand),
     /// Print version information.
     Version {
         /// Print JSON.
@@ -95,5 +98,63 @@ pub enum JobsCommand {
         /// Attempts before dead letter.
         #[arg(long, default_value_t = 3)]
         max_attempts: u32,
+    },
+}
+
+/// `admin` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum AdminCommand {
+    /// Users.
+    #[command(subcommand)]
+    Users(AdminUsersCommand),
+    /// The platform admin flag (no API can set it).
+    #[command(subcommand, name = "platform-admin")]
+    PlatformAdmin(PlatformAdminCommand),
+    /// Show the unsent mails to an address (installs without SMTP).
+    Emails {
+        /// Recipient address.
+        #[arg(long)]
+        to: String,
+    },
+}
+
+/// `admin users` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum AdminUsersCommand {
+    /// Create a verified local user.
+    Create {
+        /// Email address.
+        #[arg(long)]
+        email: String,
+        /// Password (the password policy applies); prefer DEV_HEALTH_ADMIN_PASSWORD.
+        #[arg(long, env = "DEV_HEALTH_ADMIN_PASSWORD", hide_env_values = true)]
+        password: String,
+        /// Display name.
+        #[arg(long)]
+        name: Option<String>,
+        /// Join the organization with this slug.
+        #[arg(long)]
+        org: Option<String>,
+        /// Role in that organization: owner, admin, editor or viewer (default viewer).
+        #[arg(long, requires = "org")]
+        role: Option<domain::Role>,
+        /// Make the user a platform admin.
+        #[arg(long)]
+        platform_admin: bool,
+    },
+}
+
+/// `admin platform-admin` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum PlatformAdminCommand {
+    /// Make a user a platform admin.
+    Grant {
+        /// The user's email.
+        email: String,
+    },
+    /// Take the flag away.
+    Revoke {
+        /// The user's email.
+        email: String,
     },
 }

@@ -32,6 +32,12 @@ pub struct Config {
     pub worker: WorkerSection,
     /// Connection pool.
     pub database: DatabaseSection,
+    /// Sign-up and sessions.
+    pub auth: AuthSection,
+    /// The master secret the server's keys are derived from.
+    pub secrets: SecretsSection,
+    /// Outgoing mail.
+    pub mail: MailSection,
     /// Logging.
     pub log: LogSection,
 }
@@ -127,6 +133,9 @@ impl Default for Config {
             server: ServerSection::default(),
             worker: WorkerSection::default(),
             database: DatabaseSection::default(),
+            auth: AuthSection::default(),
+            secrets: SecretsSection::default(),
+            mail: MailSection::default(),
             log: LogSection::default(),
         }
     }
@@ -178,6 +187,53 @@ impl Default for LogSection {
     }
 }
 
+/// `[auth]`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuthSection {
+    /// `open` (anyone may sign up and gets a community org) or `invite_only`.
+    pub registration: app::identity::Registration,
+}
+
+impl Default for AuthSection {
+    fn default() -> Self {
+        Self {
+            registration: app::identity::Registration::InviteOnly,
+        }
+    }
+}
+
+/// `[secrets]`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SecretsSection {
+    /// Base64 master secret (≥ 32 bytes); also `DEV_HEALTH_SECRETS_KEY`. Without it, a SQLite
+    /// install generates `key_file`; PostgreSQL installs must set it.
+    pub master_key: Option<String>,
+    /// Where a generated key is kept (default `<data_dir>/secret.key`, mode 0600).
+    pub key_file: Option<PathBuf>,
+}
+
+/// `[mail]`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MailSection {
+    /// `smtp://[user:pass@]host:port` or `smtps://…`; unset: mail is written to the log and
+    /// kept in the outbox (local installs only).
+    pub smtp_url: Option<String>,
+    /// The From address.
+    pub from: String,
+}
+
+impl Default for MailSection {
+    fn default() -> Self {
+        Self {
+            smtp_url: None,
+            from: "Dev Health <no-reply@localhost>".into(),
+        }
+    }
+}
+
 /// Overrides from command-line flags (the highest precedence).
 #[derive(Debug, Default, Clone)]
 pub struct Overrides {
@@ -222,7 +278,16 @@ pub fn load(file: Option<&Path>, overrides: Overrides) -> Result<Loaded, CliErro
     }
     figment = figment
         .merge(Env::raw().only(&["database_url"]))
-        .merge(Env::prefixed("DEV_HEALTH_").split("__").ignore(&["config"]));
+        .merge(
+            Env::prefixed("DEV_HEALTH_")
+                .split("__")
+                .ignore(&["config", "secrets_key"]),
+        )
+        .merge(
+            Env::raw()
+                .only(&["dev_health_secrets_key"])
+                .map(|_| "secrets.master_key".into()),
+        );
     if let Some(bind) = &overrides.bind {
         figment = figment.merge(Serialized::default("server.bind", bind));
     }
@@ -414,6 +479,71 @@ impl Loaded {
             .to_owned()
     }
 
+    /// The master secret: configured, or from the key file (generated on first use for
+    /// SQLite installs). PostgreSQL installs refuse to start without a configured key, so two
+    /// replicas can never run with different keys.
+    pub fn master_key(&self) -> Result<auth::keys::MasterKey, CliError> {
+        use auth::keys::MasterKey;
+        if let Some(text) = &self.config.secrets.master_key {
+            return MasterKey::from_base64(text).map_err(|e| {
+                self.invalid(
+                    "secrets.master_key",
+                    e.to_string(),
+                    "generate one with: head -c 32 /dev/urandom | base64",
+                )
+            });
+        }
+        let file = self
+            .config
+            .secrets
+            .key_file
+            .clone()
+            .unwrap_or_else(|| self.config.data_dir.join("secret.key"));
+        if let Ok(text) = std::fs::read_to_string(&file) {
+            return MasterKey::from_base64(&text).map_err(|e| {
+                CliError::config(
+                    format!("the key file {} is not usable: {e}", file.display()),
+                    "restore it from a backup; without it stored secrets cannot be read",
+                )
+            });
+        }
+        if matches!(self.database_url()?, DatabaseUrl::Postgres(_)) {
+            return Err(CliError::config(
+                "no secrets key is configured (PostgreSQL installs need one)",
+                "set DEV_HEALTH_SECRETS_KEY (or secrets.master_key) to 32+ random bytes in base64, the same on every replica",
+            ));
+        }
+        let text = MasterKey::generate_base64();
+        write_private(&file, &text).map_err(|e| {
+            self.invalid(
+                "secrets.key_file",
+                format!("cannot write {}: {e}", file.display()),
+                "set DEV_HEALTH_SECRETS_KEY or make the data directory writable",
+            )
+        })?;
+        tracing::warn!(path = %file.display(), "generated a new secrets key file; back it up with the database");
+        MasterKey::from_base64(&text)
+            .map_err(|e| CliError::config(e.to_string(), "report this bug"))
+    }
+
+    /// Identity settings for the app.
+    pub fn identity(&self) -> Result<app::identity::IdentityConfig, CliError> {
+        let master = self.master_key()?;
+        let mut config = app::identity::IdentityConfig::new(
+            &self.public_url(),
+            self.config.auth.registration,
+            &master,
+        )
+        .map_err(|e| CliError::config(e.to_string(), "check secrets.master_key"))?;
+        if let Some(url) = &self.config.mail.smtp_url {
+            config.mail = app::identity::mail::Transport::Smtp {
+                url: url.clone(),
+                from: self.config.mail.from.clone(),
+            };
+        }
+        Ok(config)
+    }
+
     /// Pool options.
     pub fn pool_options(&self) -> store::PoolOptions {
         store::PoolOptions {
@@ -429,7 +559,17 @@ impl Loaded {
         flatten("", &value, &mut out);
         out.into_iter()
             .map(|(key, v)| {
-                let shown = if key == "database_url" {
+                let shown = if key == "secrets.master_key" {
+                    match &self.config.secrets.master_key {
+                        Some(_) => "[redacted]".into(),
+                        None => "(unset)".into(),
+                    }
+                } else if key == "mail.smtp_url" {
+                    match &self.config.mail.smtp_url {
+                        Some(u) => redact_userinfo(u),
+                        None => "(unset: mail goes to the log)".into(),
+                    }
+                } else if key == "database_url" {
                     match &self.config.database_url {
                         Some(raw) => DatabaseUrl::parse(raw)
                             .map(|u| u.redacted())
@@ -451,6 +591,14 @@ impl Loaded {
     }
 }
 
+/// `scheme://user:pass@host` → `scheme://[redacted]@host`.
+fn redact_userinfo(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(i), Some(at)) if at > i => format!("{}[redacted]{}", &url[..i + 3], &url[at..]),
+        _ => url.to_owned(),
+    }
+}
+
 fn flatten(prefix: &str, value: &serde_json::Value, out: &mut Vec<(String, String)>) {
     match value {
         serde_json::Value::Object(map) => {
@@ -465,4 +613,22 @@ fn flatten(prefix: &str, value: &serde_json::Value, out: &mut Vec<(String, Strin
         }
         other => out.push((prefix.to_owned(), other.to_string())),
     }
+}
+
+/// Writes a file readable by its owner only.
+fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut f = options.open(path)?;
+    f.write_all(text.as_bytes())?;
+    f.write_all(b"\n")
 }

@@ -52,5 +52,6 @@ async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Serve(args) => commands::serve::run(file, args).await,
         Command::Worker => commands::worker::run(file).await,
         Command::Jobs(cmd) => commands::jobs::run(file, cmd).await,
+        Command::Admin(cmd) => commands::admin::run(file, cmd).await,
     }
 }

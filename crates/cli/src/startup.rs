@@ -78,8 +78,8 @@ async fn migrate(store: &Store) -> Result<(), CliError> {
 }
 
 /// The application over a ready database, after checking the permission tables.
-pub async fn app(store: Store) -> Result<App, CliError> {
-    let app = App::new(store, Arc::new(SystemClock));
+pub async fn app(store: Store, loaded: &Loaded) -> Result<App, CliError> {
+    let app = App::new(store, Arc::new(SystemClock), loaded.identity()?);
     app.verify_catalogue().await?;
     Ok(app)
 }

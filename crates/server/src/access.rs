@@ -346,7 +346,10 @@ async fn enforce(State(access): State<Access>, request: Request, next: Next) -> 
     if let Err(e) = access.check(principal) {
         return ApiError(e).into_response();
     }
-    let unsafe_method = !matches!(*request.method(), Method::GET | Method::HEAD | Method::OPTIONS);
+    let unsafe_method = !matches!(
+        *request.method(),
+        Method::GET | Method::HEAD | Method::OPTIONS
+    );
     let csrf = request.extensions().get::<Csrf>().cloned();
     match csrf {
         Some(csrf) if access.csrf && unsafe_method => match check_csrf(&csrf, request).await {
@@ -361,7 +364,9 @@ fn csrf_failed(why: &str) -> AppError {
     AppError::new(
         ErrorKind::Forbidden,
         "csrf_failed",
-        format!("The request failed the cross-site request check ({why}); reload the page and try again."),
+        format!(
+            "The request failed the cross-site request check ({why}); reload the page and try again."
+        ),
     )
 }
 
@@ -379,7 +384,9 @@ async fn check_csrf(csrf: &Csrf, request: Request) -> Result<Request, AppError> 
         .or_else(|| {
             let referer = headers.get(header::REFERER)?.to_str().ok()?;
             let after = referer.find("://")? + 3;
-            let end = referer[after..].find('/').map_or(referer.len(), |i| after + i);
+            let end = referer[after..]
+                .find('/')
+                .map_or(referer.len(), |i| after + i);
             Some(referer[..end].to_owned())
         });
     match origin {

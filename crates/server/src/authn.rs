@@ -92,7 +92,12 @@ pub(crate) fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> 
 }
 
 /// A `Set-Cookie` value: HttpOnly, SameSite=Lax, Path=/, Secure on https.
-pub(crate) fn set_cookie(names: CookieNames, name: &str, value: &str, max_age_s: i64) -> HeaderValue {
+pub(crate) fn set_cookie(
+    names: CookieNames,
+    name: &str,
+    value: &str,
+    max_age_s: i64,
+) -> HeaderValue {
     let secure = if names.secure { "; Secure" } else { "" };
     let v = format!("{name}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age_s}{secure}");
     HeaderValue::from_str(&v).unwrap_or_else(|_| HeaderValue::from_static(""))
@@ -102,7 +107,12 @@ pub(crate) fn set_cookie(names: CookieNames, name: &str, value: &str, max_age_s:
 pub(crate) fn session_cookies(names: CookieNames, signed: &SignedIn) -> [HeaderValue; 2] {
     [
         set_cookie(names, names.access, &signed.access_token, signed.expires_in),
-        set_cookie(names, names.refresh, &signed.refresh_token, app::identity::REFRESH_TTL.num_seconds()),
+        set_cookie(
+            names,
+            names.refresh,
+            &signed.refresh_token,
+            app::identity::REFRESH_TTL.num_seconds(),
+        ),
     ]
 }
 
@@ -133,7 +143,11 @@ fn bearer(headers: &HeaderMap) -> Option<&str> {
 }
 
 /// The authentication middleware.
-pub(crate) async fn authenticate(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
+pub(crate) async fn authenticate(
+    State(state): State<AppState>,
+    mut request: Request,
+    next: Next,
+) -> Response {
     let headers = request.headers();
     let names = cookie_names(&state);
     let ip = request.extensions().get::<ClientIp>().copied();

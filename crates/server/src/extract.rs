@@ -47,7 +47,13 @@ impl<T: serde::de::DeserializeOwned, S: Send + Sync> axum::extract::FromRequest<
                         "Send the body as JSON with Content-Type: application/json.",
                     ),
                     JsonRejection::JsonDataError(_) if text.contains("unknown field") => {
-                        AppError::new(ErrorKind::BadRequest, "unknown_field", format!("The body has a field this endpoint does not accept: {detail}."))
+                        AppError::new(
+                            ErrorKind::BadRequest,
+                            "unknown_field",
+                            format!(
+                                "The body has a field this endpoint does not accept: {detail}."
+                            ),
+                        )
                     }
                     JsonRejection::JsonDataError(_) => AppError::new(
                         ErrorKind::Invalid,
@@ -59,7 +65,11 @@ impl<T: serde::de::DeserializeOwned, S: Send + Sync> axum::extract::FromRequest<
                         "payload_too_large",
                         "The body is too large or could not be read.",
                     ),
-                    _ => AppError::new(ErrorKind::BadRequest, "invalid_json", format!("The body is not valid JSON: {detail}.")),
+                    _ => AppError::new(
+                        ErrorKind::BadRequest,
+                        "invalid_json",
+                        format!("The body is not valid JSON: {detail}."),
+                    ),
                 };
                 Err(ApiError(e))
             }
@@ -76,9 +86,15 @@ impl<T: serde::de::DeserializeOwned, S: Send + Sync> FromRequestParts<S> for Api
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
         let query = parts.uri.query().unwrap_or("");
-        serde_urlencoded::from_str(query).map(ApiQuery).map_err(|e| {
-            ApiError(AppError::new(ErrorKind::BadRequest, "invalid_query", format!("The query string is not valid: {e}.")))
-        })
+        serde_urlencoded::from_str(query)
+            .map(ApiQuery)
+            .map_err(|e| {
+                ApiError(AppError::new(
+                    ErrorKind::BadRequest,
+                    "invalid_query",
+                    format!("The query string is not valid: {e}."),
+                ))
+            })
     }
 }
 
@@ -90,11 +106,20 @@ impl<S: Send + Sync> FromRequestParts<S> for PathId {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let invalid = || ApiError(AppError::new(ErrorKind::BadRequest, "invalid_id", "The id in the path is not a valid id."));
-        let axum::extract::Path(raw) = axum::extract::Path::<String>::from_request_parts(parts, state)
-            .await
-            .map_err(|_| invalid())?;
-        uuid::Uuid::parse_str(&raw).map(PathId).map_err(|_| invalid())
+        let invalid = || {
+            ApiError(AppError::new(
+                ErrorKind::BadRequest,
+                "invalid_id",
+                "The id in the path is not a valid id.",
+            ))
+        };
+        let axum::extract::Path(raw) =
+            axum::extract::Path::<String>::from_request_parts(parts, state)
+                .await
+                .map_err(|_| invalid())?;
+        uuid::Uuid::parse_str(&raw)
+            .map(PathId)
+            .map_err(|_| invalid())
     }
 }
 
@@ -106,7 +131,10 @@ impl<S: Send + Sync> FromRequestParts<S> for ClientInfo {
     type Rejection = std::convert::Infallible;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        let ip = parts.extensions.get::<crate::client_ip::ClientIp>().copied();
+        let ip = parts
+            .extensions
+            .get::<crate::client_ip::ClientIp>()
+            .copied();
         Ok(ClientInfo(crate::authn::client(&parts.headers, ip)))
     }
 }

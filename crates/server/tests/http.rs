@@ -15,7 +15,11 @@ use store::{Backend, backend_tests};
 use tower::ServiceExt;
 
 fn router(db: &TestDb) -> Router {
-    let app = app::App::new(db.store.clone(), Arc::new(SystemClock));
+    let app = app::App::new(
+        db.store.clone(),
+        Arc::new(SystemClock),
+        app::identity::IdentityConfig::ephemeral("http://127.0.0.1:8000"),
+    );
     server::build(
         app,
         ServerConfig {
@@ -241,7 +245,11 @@ async fn landing_page_renders_the_base_layout_with_vendored_htmx() {
 #[tokio::test]
 async fn route_table_matches_the_checked_in_snapshot() {
     let db = TestDb::new(Backend::Sqlite).await;
-    let app = app::App::new(db.store.clone(), Arc::new(SystemClock));
+    let app = app::App::new(
+        db.store.clone(),
+        Arc::new(SystemClock),
+        app::identity::IdentityConfig::ephemeral("http://127.0.0.1:8000"),
+    );
     let (_, table) = server::build(app, ServerConfig::default());
     let rendered = table.render();
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/routes.snapshot");

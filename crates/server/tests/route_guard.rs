@@ -89,7 +89,11 @@ async fn status(router: &axum::Router, path: &str, who: &str) -> StatusCode {
 #[tokio::test]
 async fn declared_permissions_are_enforced_before_and_by_the_handler() {
     let db = TestDb::new(Backend::Sqlite).await;
-    let app = app::App::new(db.store.clone(), Arc::new(domain::SystemClock));
+    let app = app::App::new(
+        db.store.clone(),
+        Arc::new(domain::SystemClock),
+        app::identity::IdentityConfig::ephemeral("http://127.0.0.1:8000"),
+    );
     let (router, _openapi, table) = Routes::new(utoipa::openapi::OpenApi::default())
         .api(Access::member::<marker::MembersRead>(), routes!(members))
         .api(Access::public(), routes!(misdeclared))

@@ -90,6 +90,17 @@ impl IdentityConfig {
         })
     }
 
+    /// Settings with a fresh random master key, open registration and log mail. Every restart
+    /// invalidates sessions and stored secrets: for tests and throwaway instances only.
+    pub fn ephemeral(public_url: &str) -> Self {
+        let master = MasterKey::from_base64(&MasterKey::generate_base64());
+        match master.and_then(|m| Self::new(public_url, Registration::Open, &m)) {
+            Ok(c) => c,
+            // A generated 32-byte key always derives; anything else is a bug in this crate.
+            Err(e) => unreachable!("ephemeral keys: {e}"),
+        }
+    }
+
     /// The origin (scheme, host, port) of the public URL, for CSRF checks.
     pub fn origin(&self) -> &str {
         let after_scheme = self.public_url.find("://").map_or(0, |i| i + 3);

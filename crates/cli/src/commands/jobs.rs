@@ -19,7 +19,7 @@ pub async fn run(file: Option<&Path>, cmd: JobsCommand) -> Result<(), CliError> 
     let loaded = startup::configure(file, Overrides::default())?;
     let store = startup::connect(&loaded).await?;
     startup::ensure_schema(&store).await?;
-    let app = startup::app(store.clone()).await?;
+    let app = startup::app(store.clone(), &loaded).await?;
     match cmd {
         JobsCommand::Stats => {
             let counts = app.job_counts().await?;

@@ -1,5 +1,6 @@
 //! One module per subcommand.
 
+pub mod admin;
 pub mod config_show;
 pub mod jobs;
 pub mod migrate;

@@ -22,7 +22,7 @@ pub async fn run(file: Option<&Path>, args: ServeArgs) -> Result<(), CliError> {
     let addr = loaded.bind_addr()?;
     let store = startup::connect(&loaded).await?;
     startup::ensure_schema(&store).await?;
-    let app = startup::app(store.clone()).await?;
+    let app = startup::app(store.clone(), &loaded).await?;
 
     let listener = TcpListener::bind(addr).await.map_err(|e| {
         CliError::config(

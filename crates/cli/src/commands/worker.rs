@@ -12,7 +12,7 @@ pub async fn run(file: Option<&Path>) -> Result<(), CliError> {
     let loaded = startup::configure(file, Overrides::default())?;
     let store = startup::connect(&loaded).await?;
     startup::ensure_schema(&store).await?;
-    let app = startup::app(store.clone()).await?;
+    let app = startup::app(store.clone(), &loaded).await?;
     let worker = Worker::new(app, Registry::builtin(), startup::worker_config(&loaded));
     worker.run(shutdown::on_signal()).await;
     store.close().await;

@@ -1,7 +1,9 @@
 //! `/api/v1/auth/*` and `/api/v1/setup` (identity spec §2.3): thin handlers over the `app`
 //! identity services. Every answer here carries `Cache-Control: no-store`.
 
-use app::identity::{ForgotInput, LoginInput, PasswordChangeInput, RegisterInput, ResetInput, SetupInput};
+use app::identity::{
+    ForgotInput, LoginInput, PasswordChangeInput, RegisterInput, ResetInput, SetupInput,
+};
 use axum::Json;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
@@ -28,8 +30,16 @@ fn optional_json<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<Option<
         return Ok(None);
     }
     serde_json::from_slice(bytes).map(Some).map_err(|e| {
-        let code = if e.to_string().contains("unknown field") { "unknown_field" } else { "invalid_json" };
-        ApiError(app::AppError::new(app::ErrorKind::BadRequest, code, format!("The body is not valid: {e}.")))
+        let code = if e.to_string().contains("unknown field") {
+            "unknown_field"
+        } else {
+            "invalid_json"
+        };
+        ApiError(app::AppError::new(
+            app::ErrorKind::BadRequest,
+            code,
+            format!("The body is not valid: {e}."),
+        ))
     })
 }
 
@@ -37,9 +47,16 @@ fn optional_json<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<Option<
 #[utoipa::path(post, path = "/api/v1/auth/register", tag = "auth", request_body = serde_json::Value,
     responses((status = 202, description = "Check your email"), (status = 422, description = "invalid_email, weak_password"),
         (status = 403, description = "registration_closed"), (status = 429, description = "Throttled")))]
-async fn register(State(s): State<AppState>, ClientInfo(c): ClientInfo, ApiJson(input): ApiJson<RegisterInput>) -> Answer {
+async fn register(
+    State(s): State<AppState>,
+    ClientInfo(c): ClientInfo,
+    ApiJson(input): ApiJson<RegisterInput>,
+) -> Answer {
     s.app.register(input, &c).await?;
-    Ok(private(StatusCode::ACCEPTED, json!({ "status": "check_email" })))
+    Ok(private(
+        StatusCode::ACCEPTED,
+        json!({ "status": "check_email" }),
+    ))
 }
 
 #[derive(Deserialize)]
@@ -51,7 +68,11 @@ struct TokenBody {
 /// Confirms an email address with the mailed token.
 #[utoipa::path(post, path = "/api/v1/auth/verify-email", tag = "auth", request_body = serde_json::Value,
     responses((status = 200, description = "Verified"), (status = 400, description = "invalid_or_expired_token")))]
-async fn verify_email(State(s): State<AppState>, ClientInfo(c): ClientInfo, ApiJson(body): ApiJson<TokenBody>) -> Answer {
+async fn verify_email(
+    State(s): State<AppState>,
+    ClientInfo(c): ClientInfo,
+    ApiJson(body): ApiJson<TokenBody>,
+) -> Answer {
     s.app.verify_email(&body.token, &c).await?;
     Ok(private(StatusCode::OK, json!({ "status": "verified" })))
 }
@@ -59,16 +80,27 @@ async fn verify_email(State(s): State<AppState>, ClientInfo(c): ClientInfo, ApiJ
 /// Sends a new verification link if the account exists and is unverified; always 202.
 #[utoipa::path(post, path = "/api/v1/auth/verify-email/resend", tag = "auth", request_body = serde_json::Value,
     responses((status = 202, description = "Check your email"), (status = 422, description = "invalid_email")))]
-async fn resend_verification(State(s): State<AppState>, ClientInfo(c): ClientInfo, ApiJson(body): ApiJson<ForgotInput>) -> Answer {
+async fn resend_verification(
+    State(s): State<AppState>,
+    ClientInfo(c): ClientInfo,
+    ApiJson(body): ApiJson<ForgotInput>,
+) -> Answer {
     s.app.resend_verification(&body.email, &c).await?;
-    Ok(private(StatusCode::ACCEPTED, json!({ "status": "check_email" })))
+    Ok(private(
+        StatusCode::ACCEPTED,
+        json!({ "status": "check_email" }),
+    ))
 }
 
 /// Signs in with email and password.
 #[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth", request_body = serde_json::Value,
     responses((status = 200, description = "Token pair, user, org and role"), (status = 401, description = "invalid_credentials"),
         (status = 403, description = "email_not_verified, account_disabled, org_not_available"), (status = 429, description = "too_many_attempts")))]
-async fn login(State(s): State<AppState>, ClientInfo(c): ClientInfo, ApiJson(input): ApiJson<LoginInput>) -> Answer {
+async fn login(
+    State(s): State<AppState>,
+    ClientInfo(c): ClientInfo,
+    ApiJson(input): ApiJson<LoginInput>,
+) -> Answer {
     Ok(private(StatusCode::OK, s.app.login(input, &c).await?))
 }
 
@@ -83,20 +115,35 @@ struct RefreshBody {
 #[utoipa::path(post, path = "/api/v1/auth/refresh", tag = "auth", request_body = serde_json::Value,
     responses((status = 200, description = "New token pair"),
         (status = 401, description = "invalid_refresh_token, session_revoked, refresh_reuse_detected")))]
-async fn refresh(State(s): State<AppState>, ClientInfo(c): ClientInfo, headers: axum::http::HeaderMap, body: axum::body::Bytes) -> Answer {
+async fn refresh(
+    State(s): State<AppState>,
+    ClientInfo(c): ClientInfo,
+    headers: axum::http::HeaderMap,
+    body: axum::body::Bytes,
+) -> Answer {
     let body: Option<RefreshBody> = optional_json(&body)?;
     let names = crate::authn::cookie_names(&s);
     let token = body
         .and_then(|b| b.refresh_token)
         .or_else(|| crate::authn::cookie(&headers, names.refresh).map(str::to_owned))
-        .ok_or_else(|| ApiError(app::AppError::new(app::ErrorKind::Unauthenticated, "invalid_refresh_token", "Send the refresh token.")))?;
+        .ok_or_else(|| {
+            ApiError(app::AppError::new(
+                app::ErrorKind::Unauthenticated,
+                "invalid_refresh_token",
+                "Send the refresh token.",
+            ))
+        })?;
     Ok(private(StatusCode::OK, s.app.refresh(&token, &c).await?))
 }
 
 /// Ends the caller's session (by access token or refresh token); idempotent.
 #[utoipa::path(post, path = "/api/v1/auth/logout", tag = "auth", request_body = serde_json::Value,
     responses((status = 200, description = "Signed out")))]
-async fn logout(State(s): State<AppState>, MaybePrincipal(p): MaybePrincipal, body: axum::body::Bytes) -> Answer {
+async fn logout(
+    State(s): State<AppState>,
+    MaybePrincipal(p): MaybePrincipal,
+    body: axum::body::Bytes,
+) -> Answer {
     let body: Option<RefreshBody> = optional_json(&body)?;
     let token = body.and_then(|b| b.refresh_token);
     s.app.logout(p.as_ref(), token.as_deref()).await?;
@@ -131,14 +178,25 @@ struct SwitchBody {
 /// Moves the session to another org of the caller and returns a new pair.
 #[utoipa::path(post, path = "/api/v1/auth/switch-org", tag = "auth", request_body = serde_json::Value,
     responses((status = 200, description = "New token pair"), (status = 404, description = "Not a member")))]
-async fn switch_org(State(s): State<AppState>, Caller(p): Caller, ApiJson(body): ApiJson<SwitchBody>) -> Answer {
-    Ok(private(StatusCode::OK, s.app.switch_org(&p, body.org_id).await?))
+async fn switch_org(
+    State(s): State<AppState>,
+    Caller(p): Caller,
+    ApiJson(body): ApiJson<SwitchBody>,
+) -> Answer {
+    Ok(private(
+        StatusCode::OK,
+        s.app.switch_org(&p, body.org_id).await?,
+    ))
 }
 
 /// Changes the caller's password; every other session ends.
 #[utoipa::path(post, path = "/api/v1/auth/password/change", tag = "auth", request_body = serde_json::Value,
     responses((status = 200, description = "Changed"), (status = 401, description = "invalid_credentials"), (status = 422, description = "weak_password")))]
-async fn change_password(State(s): State<AppState>, Caller(p): Caller, ApiJson(input): ApiJson<PasswordChangeInput>) -> Answer {
+async fn change_password(
+    State(s): State<AppState>,
+    Caller(p): Caller,
+    ApiJson(input): ApiJson<PasswordChangeInput>,
+) -> Answer {
     s.app.change_password(&p, input).await?;
     Ok(private(StatusCode::OK, json!({ "status": "changed" })))
 }
@@ -146,23 +204,41 @@ async fn change_password(State(s): State<AppState>, Caller(p): Caller, ApiJson(i
 /// Mails a reset link if the account exists; always 202.
 #[utoipa::path(post, path = "/api/v1/auth/forgot-password", tag = "auth", request_body = serde_json::Value,
     responses((status = 202, description = "Check your email"), (status = 422, description = "invalid_email")))]
-async fn forgot_password(State(s): State<AppState>, ClientInfo(c): ClientInfo, ApiJson(body): ApiJson<ForgotInput>) -> Answer {
+async fn forgot_password(
+    State(s): State<AppState>,
+    ClientInfo(c): ClientInfo,
+    ApiJson(body): ApiJson<ForgotInput>,
+) -> Answer {
     s.app.forgot_password(&body.email, &c).await?;
-    Ok(private(StatusCode::ACCEPTED, json!({ "status": "check_email" })))
+    Ok(private(
+        StatusCode::ACCEPTED,
+        json!({ "status": "check_email" }),
+    ))
 }
 
 /// Sets a new password with the mailed token; every session ends.
 #[utoipa::path(post, path = "/api/v1/auth/reset-password", tag = "auth", request_body = serde_json::Value,
     responses((status = 200, description = "Password set"), (status = 400, description = "invalid_or_expired_token"), (status = 422, description = "weak_password")))]
-async fn reset_password(State(s): State<AppState>, ClientInfo(c): ClientInfo, ApiJson(input): ApiJson<ResetInput>) -> Answer {
+async fn reset_password(
+    State(s): State<AppState>,
+    ClientInfo(c): ClientInfo,
+    ApiJson(input): ApiJson<ResetInput>,
+) -> Answer {
     s.app.reset_password(input, &c).await?;
-    Ok(private(StatusCode::OK, json!({ "status": "password_reset" })))
+    Ok(private(
+        StatusCode::OK,
+        json!({ "status": "password_reset" }),
+    ))
 }
 
 /// First run: creates the owner, the first org and the platform admin; 409 afterwards.
 #[utoipa::path(post, path = "/api/v1/setup", tag = "auth", request_body = serde_json::Value,
     responses((status = 201, description = "Set up; the owner is signed in"), (status = 409, description = "setup_complete")))]
-async fn setup(State(s): State<AppState>, ClientInfo(c): ClientInfo, ApiJson(input): ApiJson<SetupInput>) -> Answer {
+async fn setup(
+    State(s): State<AppState>,
+    ClientInfo(c): ClientInfo,
+    ApiJson(input): ApiJson<SetupInput>,
+) -> Answer {
     Ok(private(StatusCode::CREATED, s.app.setup(input, &c).await?))
 }
 

@@ -43,7 +43,11 @@ mod tests {
 
     async fn call(path: &str) -> (StatusCode, serde_json::Value) {
         let db = TestDb::new(store::Backend::Sqlite).await;
-        let app = app::App::new(db.store.clone(), Arc::new(domain::SystemClock));
+        let app = app::App::new(
+            db.store.clone(),
+            Arc::new(domain::SystemClock),
+            app::identity::IdentityConfig::ephemeral("http://127.0.0.1:8000"),
+        );
         let config = ServerConfig {
             request_timeout: Duration::from_millis(50),
             ..ServerConfig::default()
