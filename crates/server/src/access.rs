@@ -439,6 +439,7 @@ mod tests {
             membership: role.map(|r| (OrgId::new(), r)),
             platform_admin,
             credential,
+            credential_id: uuid::Uuid::nil(),
         }
     }
 

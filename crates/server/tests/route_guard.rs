@@ -49,18 +49,21 @@ async fn fake_auth(mut request: Request, next: Next) -> Response {
             membership: Some((org, Role::Viewer)),
             platform_admin: false,
             credential: Credential::Session,
+            credential_id: uuid::Uuid::nil(),
         }),
         Some("admin") => Some(Principal {
             user_id: UserId::new(),
             membership: Some((org, Role::Admin)),
             platform_admin: false,
             credential: Credential::Session,
+            credential_id: uuid::Uuid::nil(),
         }),
         Some("orgless") => Some(Principal {
             user_id: UserId::new(),
             membership: None,
             platform_admin: false,
             credential: Credential::Session,
+            credential_id: uuid::Uuid::nil(),
         }),
         Some("token-without-scope") => Some(Principal {
             user_id: UserId::new(),
@@ -69,6 +72,7 @@ async fn fake_auth(mut request: Request, next: Next) -> Response {
             credential: Credential::ApiToken {
                 scopes: vec![Permission::AuditRead],
             },
+            credential_id: uuid::Uuid::nil(),
         }),
         _ => None,
     };
