@@ -12,7 +12,7 @@ use app::AppError;
 use app::authz::Principal;
 use app::identity::{Client, RateStatus, SignedIn};
 use axum::extract::{Request, State};
-use axum::http::header::{AUTHORIZATION, COOKIE, SET_COOKIE, USER_AGENT};
+use axum::http::header::{AUTHORIZATION, COOKIE, ORIGIN, REFERER, SET_COOKIE, USER_AGENT};
 use axum::http::{HeaderMap, HeaderValue};
 use axum::middleware::Next;
 use axum::response::Response;
@@ -124,6 +124,106 @@ pub(crate) fn clear_cookies(names: CookieNames) -> [HeaderValue; 2] {
     ]
 }
 
+/// The pre-session cookie of the anonymous forms (identity spec §8.2): a browser session
+/// cookie (no `Max-Age`) holding a random value, from which the forms' token is derived.
+pub(crate) fn pre_cookie(names: CookieNames, value: &str) -> HeaderValue {
+    let secure = if names.secure { "; Secure" } else { "" };
+    let v = format!(
+        "{}={value}; Path=/; HttpOnly; SameSite=Lax{secure}",
+        names.pre
+    );
+    HeaderValue::from_str(&v).unwrap_or_else(|_| HeaderValue::from_static(""))
+}
+
+/// A pre-session cookie value we issued: 32 random bytes, hex.
+fn is_pre_value(v: &str) -> bool {
+    v.len() == 64 && v.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+/// The form token of pre-session value `value`: HMAC(csrf key, "pre", value).
+fn pre_token(state: &AppState, value: &str) -> String {
+    state
+        .app
+        .identity_config()
+        .keys
+        .csrf
+        .sign(&[b"pre", value.as_bytes()])
+}
+
+/// The token to render in an anonymous form, and the `Set-Cookie` to send when the browser
+/// has no (well-formed) pre-session cookie yet. An existing cookie is kept, so several open
+/// tabs stay valid.
+pub(crate) fn pre_session(state: &AppState, headers: &HeaderMap) -> (String, Option<HeaderValue>) {
+    let names = cookie_names(state);
+    match cookie(headers, names.pre).filter(|v| is_pre_value(v)) {
+        Some(value) => (pre_token(state, value), None),
+        None => {
+            let value = hex::encode(rand::random::<[u8; 32]>());
+            (pre_token(state, &value), Some(pre_cookie(names, &value)))
+        }
+    }
+}
+
+/// The origin of a request (`Origin`, or the origin part of `Referer`); `None` when neither
+/// header is sent or the browser sent `Origin: null` without a `Referer`.
+pub(crate) fn request_origin(headers: &HeaderMap) -> Option<String> {
+    let origin = headers
+        .get(ORIGIN)
+        .and_then(|v| v.to_str().ok())
+        .filter(|o| *o != "null");
+    if let Some(o) = origin {
+        return Some(o.to_owned());
+    }
+    let referer = headers.get(REFERER)?.to_str().ok()?;
+    let after = referer.find("://")? + 3;
+    let end = referer[after..]
+        .find('/')
+        .map_or(referer.len(), |i| after + i);
+    Some(referer[..end].to_owned())
+}
+
+fn csrf_failed(why: &str) -> AppError {
+    AppError::new(
+        app::ErrorKind::Forbidden,
+        "csrf_failed",
+        format!("The form could not be verified ({why}); reload the page and try again."),
+    )
+}
+
+/// Checks an anonymous form (identity spec §8.2): `token` must be derived from this browser's
+/// pre-session cookie, and a request origin, when the browser states one, must be ours.
+///
+/// A page whose URL carries a token is served with `Referrer-Policy: no-referrer`, and
+/// browsers then send `Origin: null` and no `Referer` with its form posts; such a request is
+/// judged by the token alone, which a cross-site page cannot know (it is bound to an HttpOnly
+/// cookie). Any stated foreign origin is refused.
+pub(crate) fn check_pre_session(
+    state: &AppState,
+    headers: &HeaderMap,
+    token: &str,
+) -> Result<(), AppError> {
+    if let Some(origin) = request_origin(headers)
+        && origin != state.app.identity_config().origin()
+    {
+        return Err(csrf_failed("cross-origin request"));
+    }
+    let names = cookie_names(state);
+    let value = cookie(headers, names.pre)
+        .filter(|v| is_pre_value(v))
+        .ok_or_else(|| csrf_failed("no pre-session cookie"))?;
+    if token.is_empty()
+        || !state
+            .app
+            .identity_config()
+            .keys
+            .csrf
+            .verify(&[b"pre", value.as_bytes()], token)
+    {
+        return Err(csrf_failed("wrong or missing token"));
+    }
+    Ok(())
+}
+
 /// The calling client as `app` needs it.
 pub(crate) fn client(headers: &HeaderMap, ip: Option<ClientIp>) -> Client {
     Client {
@@ -169,13 +269,12 @@ pub(crate) async fn authenticate(
         Some((result, Via::Header))
     } else if let Some(jwt) = cookie(headers, names.access).filter(|v| !v.is_empty()) {
         let mut result = state.app.authenticate_access(jwt).await;
-        if result.is_err() {
-            if let Some(rt) = cookie(headers, names.refresh).filter(|v| !v.is_empty()) {
-                if let Ok(signed) = state.app.refresh(rt, &client(headers, ip)).await {
-                    result = state.app.authenticate_access(&signed.access_token).await;
-                    renewed = Some(signed);
-                }
-            }
+        if result.is_err()
+            && let Some(rt) = cookie(headers, names.refresh).filter(|v| !v.is_empty())
+            && let Ok(signed) = state.app.refresh(rt, &client(headers, ip)).await
+        {
+            result = state.app.authenticate_access(&signed.access_token).await;
+            renewed = Some(signed);
         }
         Some((result, Via::Cookie))
     } else if let Some(rt) = cookie(headers, names.refresh).filter(|v| !v.is_empty()) {

@@ -13,7 +13,7 @@ use axum::response::{Html, IntoResponse, Response};
 use serde_json::Map;
 
 use crate::error::{Rendered, code_for, envelope};
-use crate::web::ErrorPage;
+use crate::web::{ErrorPage, FinalPage};
 
 /// API and machine endpoints answer JSON; everything else is a web page.
 pub(crate) fn is_web_path(path: &str) -> bool {
@@ -46,6 +46,10 @@ pub(crate) async fn render(web: bool, request_id: &str, response: Response) -> R
     let status = response.status();
     let already_rendered = response.extensions().get::<Rendered>().is_some();
     if !web && already_rendered {
+        return response;
+    }
+    if web && response.extensions().get::<FinalPage>().is_some() {
+        // A page that shows its own error (a form with the message next to its fields).
         return response;
     }
     let app_error = response.extensions().get::<AppError>().cloned();

@@ -1,15 +1,29 @@
 //! Server-rendered pages (askama templates compiled into the binary, htmx for fragments).
+//!
+//! Pages extending `layout.html` show the signed-in header (org switcher, sign out) from a
+//! [`page::Shell`]. Every page works without JavaScript: forms are plain POSTs with a CSRF
+//! token, answered by a 303 to a page, or by the form again with the error next to it.
+
+mod account;
+mod members;
+mod page;
 
 use app::{AppError, ErrorKind};
 use askama::Template;
 use axum::extract::State;
-use axum::http::Method;
-use axum::response::{Html, IntoResponse, Response};
+use axum::http::{Method, StatusCode, Uri};
+use axum::response::Response;
 use axum::routing::get;
 
+use crate::AppState;
 use crate::access::{Access, Routes, Surface};
 use crate::assets::Assets;
-use crate::{ApiError, AppState};
+use crate::extract::MaybePrincipal;
+
+/// Marks a response that is a finished page even though its status is an error (a form shown
+/// again with its message): the error layer passes it through instead of drawing the error page.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct FinalPage;
 
 /// The error page (404, 403, 500, …), rendered by the error layer for web paths.
 #[derive(Template)]
@@ -28,6 +42,7 @@ pub(crate) struct ErrorPage<'a> {
 struct Landing<'a> {
     assets: &'a Assets,
     version: &'a str,
+    shell: Option<page::Shell>,
     backend: &'a str,
     mode: &'a str,
 }
@@ -42,21 +57,28 @@ pub(crate) fn template_error(e: &askama::Error) -> AppError {
     )
 }
 
-async fn landing(State(state): State<AppState>) -> Response {
-    let page = Landing {
+async fn landing(
+    State(state): State<AppState>,
+    MaybePrincipal(p): MaybePrincipal,
+    uri: Uri,
+) -> Response {
+    // The start page is public: a session that cannot be shown just gets the anonymous header.
+    let shell = page::shell(&state, p.as_ref(), uri.path())
+        .await
+        .unwrap_or_default();
+    let landing = Landing {
         assets: crate::assets::assets(),
         version: crate::VERSION,
+        shell,
         backend: state.app.backend(),
         mode: &state.config.mode,
     };
-    match page.render() {
-        Ok(html) => Html(html).into_response(),
-        Err(e) => ApiError(template_error(&e)).into_response(),
-    }
+    page::render(StatusCode::OK, &landing)
 }
 
 /// Registers the pages and the static file route.
 pub(crate) fn routes(routes: Routes) -> Routes {
+    let routes = members::routes(account::routes(routes));
     routes
         .route(
             Surface::Web,
