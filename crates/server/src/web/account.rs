@@ -206,7 +206,13 @@ async fn signin_form(
         setup_open: s.app.setup_open().await?,
         ..SigninPage::new(&s, csrf, &q.next)
     };
-    Ok(no_referrer(anonymous(StatusCode::OK, &page, cookie)))
+    let response = anonymous(StatusCode::OK, &page, cookie);
+    // `next` may be an invitation link with its token.
+    Ok(if q.next.contains("token=") {
+        no_referrer(response)
+    } else {
+        response
+    })
 }
 
 #[derive(Deserialize, Default)]
