@@ -23,6 +23,8 @@ pub fn configure(file: Option<&Path>, overrides: Overrides) -> Result<Loaded, Cl
 pub async fn connect(loaded: &Loaded) -> Result<Store, CliError> {
     loaded.prepare_data_dir()?;
     let url = loaded.database_url()?;
+    // Fail on a missing key before touching (or migrating) the database.
+    loaded.master_key()?;
     Store::connect(&url, &loaded.pool_options())
         .await
         .map_err(|e| {

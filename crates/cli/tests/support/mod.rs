@@ -22,12 +22,28 @@ pub fn binary() -> Command {
     cmd
 }
 
+/// A master key for PostgreSQL runs, which refuse to start without one (SQLite runs generate
+/// their key file in the data directory instead).
+pub const TEST_SECRETS_KEY: &str = "dGVzdCBrZXkgZm9yIGRldi1oZWFsdGggdGVzdHMgb25seSEhIQ";
+
+/// `env` plus the test master key when it points at PostgreSQL without one.
+fn with_key<'a>(env: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
+    let mut out = env.to_vec();
+    let postgres = env
+        .iter()
+        .any(|(k, v)| *k == "DATABASE_URL" && v.starts_with("postgres"));
+    if postgres && !env.iter().any(|(k, _)| *k == "DEV_HEALTH_SECRETS_KEY") {
+        out.push(("DEV_HEALTH_SECRETS_KEY", TEST_SECRETS_KEY));
+    }
+    out
+}
+
 /// Runs the binary to completion in `dir`.
 pub fn run(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
     binary()
         .current_dir(dir)
         .args(args)
-        .envs(env.iter().copied())
+        .envs(with_key(env))
         .output()
         .unwrap()
 }
@@ -45,7 +61,7 @@ impl Server {
             .current_dir(dir)
             .args(["serve", "--bind", "127.0.0.1:0"])
             .args(extra_args)
-            .envs(env.iter().copied())
+            .envs(with_key(env))
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
