@@ -680,6 +680,46 @@ async fn sign_up_verify_invite_acceptance_and_org_switch() {
     let stale = Browser::new(&env, 4).get(&link).await;
     assert_eq!(stale.status, StatusCode::BAD_REQUEST);
     assert!(stale.has("invalid, expired or already used"));
+
+    // Ownership moves to Nia once the owner confirms with the current password.
+    let members = owner.get("/admin/members").await;
+    let nia = members.option_value("Nia (new@example.com)");
+    let csrf = members.csrf();
+    let wrong = owner
+        .post(
+            "/admin/members/transfer",
+            &[
+                ("csrf_token", csrf.as_str()),
+                ("new_owner_user_id", nia.as_str()),
+                ("current_password", "not my password"),
+            ],
+        )
+        .await;
+    assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
+    assert!(
+        wrong.has(r#"id="transfer-error""#) && wrong.has("current password"),
+        "{}",
+        wrong.html
+    );
+    let moved = owner
+        .post(
+            "/admin/members/transfer",
+            &[
+                ("csrf_token", csrf.as_str()),
+                ("new_owner_user_id", nia.as_str()),
+                ("current_password", PASSWORD),
+            ],
+        )
+        .await;
+    assert_eq!(
+        moved.location(),
+        "/admin/members?done=transferred",
+        "{}",
+        moved.html
+    );
+    let after = owner.get(moved.location()).await;
+    assert!(after.has("Ownership transferred."), "{}", after.html);
+    assert!(!after.has("Transfer ownership"), "admins cannot transfer");
 }
 
 #[tokio::test]

@@ -5,7 +5,7 @@
 
 use app::AppError;
 use app::authz::{Authorized, Principal, authorize};
-use app::identity::NewInviteInput;
+use app::identity::{NewInviteInput, TransferInput};
 use askama::Template;
 use axum::Form;
 use axum::extract::{Query, State};
@@ -13,7 +13,7 @@ use axum::http::{Method, StatusCode};
 use axum::response::Response;
 use axum::routing::{get, post};
 use domain::permission::marker::{
-    InvitesManage, InvitesRead, MembersRead, MembersRemove, RolesAssign,
+    InvitesManage, InvitesRead, MembersRead, MembersRemove, OwnershipTransfer, RolesAssign,
 };
 use domain::{Permission, UserId};
 use serde::Deserialize;
@@ -73,6 +73,10 @@ struct MembersPage {
     invite_email: String,
     invite_role: String,
     invite_error: Option<String>,
+    can_transfer: bool,
+    /// Members who could become owner: `(user id, "Name (email)")`.
+    transfer_targets: Vec<(String, String)>,
+    transfer_error: Option<String>,
 }
 
 /// What a page render adds to the lists: a notice, an error at the top, or an error of the
@@ -84,6 +88,7 @@ struct Extras {
     invite_error: Option<String>,
     invite_email: String,
     invite_role: String,
+    transfer_error: Option<String>,
     cursor: Option<String>,
 }
 
@@ -94,6 +99,7 @@ fn notice(done: &str) -> Option<&'static str> {
         "revoked" => Some("Invitation revoked."),
         "role_changed" => Some("Role changed."),
         "removed" => Some("Member removed."),
+        "transferred" => Some("Ownership transferred. You are now an admin of this organization."),
         _ => None,
     }
 }
@@ -120,6 +126,19 @@ async fn members_page(
         .as_ref()
         .map(|s| s.org_label.clone())
         .unwrap_or_default();
+    let transfer_targets = members
+        .items
+        .iter()
+        .filter(|m| m.user_id != principal.user_id && m.role != domain::Role::Owner)
+        .map(|m| {
+            let label = if m.name.is_empty() {
+                m.email.clone()
+            } else {
+                format!("{} ({})", m.name, m.email)
+            };
+            (m.user_id.to_string(), label)
+        })
+        .collect();
     Ok(MembersPage {
         assets: crate::assets::assets(),
         version: crate::VERSION,
@@ -172,6 +191,9 @@ async fn members_page(
             extras.invite_role
         },
         invite_error: extras.invite_error,
+        can_transfer: principal.holds(Permission::OwnershipTransfer),
+        transfer_targets,
+        transfer_error: extras.transfer_error,
     })
 }
 
@@ -293,6 +315,46 @@ async fn change_role(
     outcome(&s, a.principal(), result, "role_changed").await
 }
 
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct TransferForm {
+    new_owner_user_id: String,
+    current_password: String,
+}
+
+/// `POST /admin/members/transfer`: the chosen member becomes owner, the caller admin; the
+/// caller confirms with their current password.
+async fn transfer(
+    State(s): State<AppState>,
+    Auth(a): Auth<OwnershipTransfer>,
+    Form(f): Form<TransferForm>,
+) -> Answer {
+    let result = match f.new_owner_user_id.parse::<UserId>() {
+        Ok(target) => {
+            let input = TransferInput {
+                new_owner_user_id: target,
+                current_password: (!f.current_password.is_empty()).then_some(f.current_password),
+            };
+            s.app.transfer_ownership(&a, input).await
+        }
+        Err(_) => Err(AppError::new(
+            app::ErrorKind::Invalid,
+            "invalid_field",
+            "Choose the member who becomes owner.",
+        )),
+    };
+    match result {
+        Ok(()) => Ok(see_other("/admin/members?done=transferred")),
+        Err(e) => {
+            let extras = Extras {
+                transfer_error: Some(describe(&e)),
+                ..Extras::default()
+            };
+            failed(&s, a.principal(), &e, extras).await
+        }
+    }
+}
+
 #[derive(Template)]
 #[template(path = "admin/remove_member.html")]
 struct RemovePage {
@@ -408,6 +470,13 @@ pub(crate) fn routes(r: Routes) -> Routes {
         "/admin/members/{user_id}/role",
         Access::session::<RolesAssign>(),
         post(change_role),
+    )
+    .route(
+        Surface::Web,
+        Method::POST,
+        "/admin/members/transfer",
+        Access::session::<OwnershipTransfer>(),
+        post(transfer),
     )
     .route(
         Surface::Web,
