@@ -49,6 +49,11 @@ impl App {
         &self.identity.config
     }
 
+    /// Password checks (real and dummy Argon2 verifications) this process has run.
+    pub fn password_checks(&self) -> u64 {
+        self.identity.passwords.checks()
+    }
+
     pub(crate) fn identity(&self) -> &identity::Identity {
         &self.identity
     }

@@ -430,3 +430,85 @@ backend_tests! {
         assert_eq!((again.status, again.code()), (StatusCode::CONFLICT, "setup_complete"));
     }
 }
+
+backend_tests! {
+    async fn unknown_and_known_emails_cost_one_password_check_each(db: &TestDb) {
+        let e = env(db);
+        e.setup("owner@example.com").await;
+        for email in ["owner@example.com", "nobody@example.com"] {
+            let before = e.app.password_checks();
+            let a = e.post("/api/v1/auth/login", None, json!({"email": email, "password": "wrong password guess"})).await;
+            assert_eq!(a.code(), "invalid_credentials");
+            assert_eq!(e.app.password_checks() - before, 1, "{email}");
+        }
+    }
+
+    async fn the_remaining_account_answers(db: &TestDb) {
+        let e = env(db);
+        let owner = e.setup("owner@example.com").await;
+        let resend = e.post("/api/v1/auth/verify-email/resend", None, json!({"email": "nobody@example.com"})).await;
+        assert_eq!(resend.status, StatusCode::ACCEPTED);
+        let bad = e.post("/api/v1/auth/verify-email/resend", None, json!({"email": "nope"})).await;
+        assert_eq!(bad.code(), "invalid_email");
+        let stranger = e.other_org_owner(db, "stranger@example.com").await;
+        let not_member = e.post("/api/v1/auth/login", None, json!({"email": "owner@example.com", "password": PASSWORD, "org_id": stranger.org_id})).await;
+        assert_eq!((not_member.status, not_member.code()), (StatusCode::FORBIDDEN, "org_not_available"));
+        // An invite for one address cannot be taken by a session of another.
+        e.post("/api/v1/org/invites", Some(&owner.access), json!({"email": "invited@example.com", "role": "viewer"})).await;
+        let token = e.mailed_token("invited@example.com", "invite").await;
+        let wrong = e.post("/api/v1/invites/accept", Some(&stranger.access), json!({"token": token})).await;
+        assert_eq!((wrong.status, wrong.code()), (StatusCode::FORBIDDEN, "invite_email_mismatch"));
+        let weak = e.post("/api/v1/invites/accept", None, json!({"token": token, "password": "short"})).await;
+        assert_eq!((weak.status, weak.code()), (StatusCode::UNPROCESSABLE_ENTITY, "weak_password"));
+        let garbage = e.post("/api/v1/invites/accept", None, json!({"token": "garbage", "password": PASSWORD})).await;
+        assert_eq!((garbage.status, garbage.code()), (StatusCode::BAD_REQUEST, "invalid_or_expired_token"));
+        // A disabled account is told so only after a correct password.
+        let mut c = db.store.acquire().await.unwrap();
+        store::on_conn!(&mut c.conn(), c => store::sqlx::query("UPDATE users SET is_active = $1 WHERE email_norm = 'stranger@example.com'").bind(false).execute(&mut *c).await.map(|r| r.rows_affected())).unwrap();
+        drop(c);
+        let wrong_pw = e.post("/api/v1/auth/login", None, json!({"email": "stranger@example.com", "password": "wrong password guess"})).await;
+        assert_eq!(wrong_pw.code(), "invalid_credentials");
+        let disabled = e.post("/api/v1/auth/login", None, json!({"email": "stranger@example.com", "password": PASSWORD})).await;
+        assert_eq!((disabled.status, disabled.code()), (StatusCode::FORBIDDEN, "account_disabled"));
+    }
+
+    async fn another_replica_honours_a_removal_within_a_second(db: &TestDb) {
+        let one = env(db);
+        let two = support::replica(&one, db);
+        let owner = one.setup("owner@example.com").await;
+        set_tier(db, owner.org_id.unwrap(), Tier::Team).await;
+        let editor = one.add_member(&owner, "editor@example.com", Role::Editor).await;
+        let token = one.token(&editor, "ci", &["members:read"]).await;
+        assert_eq!(two.get("/api/v1/auth/me", Some(&editor.access)).await.status, StatusCode::OK, "warms replica two's cache");
+        assert_eq!(two.get("/api/v1/org/members", Some(&token)).await.status, StatusCode::OK);
+        let removed = one.delete(&format!("/api/v1/org/members/{}", editor.user_id), Some(&owner.access)).await;
+        assert_eq!(removed.status, StatusCode::NO_CONTENT);
+        let start = std::time::Instant::now();
+        loop {
+            let session = two.get("/api/v1/auth/me", Some(&editor.access)).await.status;
+            let api = two.get("/api/v1/org/members", Some(&token)).await.status;
+            if session == StatusCode::UNAUTHORIZED && api == StatusCode::UNAUTHORIZED {
+                break;
+            }
+            assert!(start.elapsed() < std::time::Duration::from_millis(1500), "still accepted after {:?}", start.elapsed());
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    }
+}
+
+backend_tests! {
+    async fn invite_only_registration_is_closed_before_any_lookup(db: &TestDb) {
+        let mut config = app::identity::IdentityConfig::ephemeral(support::PUBLIC);
+        config.registration = app::identity::Registration::InviteOnly;
+        let app = app::App::new(db.store.clone(), std::sync::Arc::new(domain::SystemClock), config);
+        let router = server::build(app, server::ServerConfig::default()).0;
+        let request = axum::http::Request::post("/api/v1/auth/register")
+            .header("content-type", "application/json")
+            .body(axum::body::Body::from(json!({"email": "not-even-valid", "password": "x", "name": ""}).to_string()))
+            .unwrap();
+        let response = tower::ServiceExt::oneshot(router, request).await.unwrap();
+        assert_eq!(response.status(), StatusCode::FORBIDDEN);
+        let body = axum::body::to_bytes(response.into_body(), 1 << 16).await.unwrap();
+        assert!(String::from_utf8_lossy(&body).contains("registration_closed"));
+    }
+}

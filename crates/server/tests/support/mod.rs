@@ -44,6 +44,18 @@ pub fn env(db: &TestDb) -> Env {
     }
 }
 
+/// A second replica over the same database, keys and clock (a second `serve` process).
+pub fn replica(env: &Env, db: &TestDb) -> Env {
+    let app = app::App::new(db.store.clone(), env.clock.clone(), env.app.identity_config().clone());
+    let router = server::build(app.clone(), server::ServerConfig::default()).0;
+    Env {
+        router,
+        app,
+        clock: env.clock.clone(),
+        next_ip: Arc::new(AtomicU32::new(100_000)),
+    }
+}
+
 /// One answer.
 #[derive(Debug)]
 pub struct Answer {
