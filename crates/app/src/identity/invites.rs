@@ -247,12 +247,12 @@ impl App {
             ));
         }
         if invite.send_count >= MAX_SENDS {
-            return Err(
-                errors::throttled("too_many_sends", Duration::hours(1)).with(
-                    "message_detail",
-                    "An invite can be sent at most 5 times; revoke it and invite again.",
-                ),
-            );
+            return Err(AppError::new(
+                ErrorKind::TooManyRequests,
+                "too_many_sends",
+                "This invite was sent 5 times already; revoke it and invite again.",
+            )
+            .with("retry_after_s", INVITE_TTL.num_seconds()));
         }
         if now - invite.last_sent_at < RESEND_GAP {
             return Err(errors::throttled(
