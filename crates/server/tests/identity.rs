@@ -512,3 +512,40 @@ backend_tests! {
         assert!(String::from_utf8_lossy(&body).contains("registration_closed"));
     }
 }
+
+backend_tests! {
+    async fn browser_cookies_refresh_transparently_and_need_csrf(db: &TestDb) {
+        let e = env(db);
+        e.setup("owner@example.com").await;
+        let s = e.login("owner@example.com").await;
+        // Only the refresh cookie left (the access cookie expired): rotated on the way in.
+        let a = e.call(Method::GET, "/api/v1/auth/me", Call { headers: vec![("cookie", format!("dh_rt={}", s.refresh))], ..Call::default() }).await;
+        assert_eq!(a.status, StatusCode::OK, "{a:?}");
+        let set: Vec<&str> = a.headers.get_all("set-cookie").iter().map(|v| v.to_str().unwrap()).collect();
+        assert!(set.iter().any(|c| c.starts_with("dh_at=") && c.contains("HttpOnly") && c.contains("SameSite=Lax")), "{set:?}");
+        assert!(set.iter().any(|c| c.starts_with("dh_rt=")), "{set:?}");
+        let sid: uuid::Uuid = a.body["session"]["id"].as_str().unwrap().parse().unwrap();
+
+        let cookie = ("cookie", format!("dh_at={}", s.access));
+        let post = |headers: Vec<(&'static str, String)>| e.call(Method::POST, "/api/v1/auth/logout-all", Call { headers, body: Some(json!({})), ..Call::default() });
+        let none = post(vec![cookie.clone()]).await;
+        assert_eq!((none.status, none.code()), (StatusCode::FORBIDDEN, "csrf_failed"), "no Origin");
+        let cross = post(vec![cookie.clone(), ("origin", "https://evil.example".into())]).await;
+        assert_eq!(cross.code(), "csrf_failed");
+        let no_token = post(vec![cookie.clone(), ("origin", support::PUBLIC.into())]).await;
+        assert_eq!(no_token.code(), "csrf_failed");
+        let wrong = post(vec![cookie.clone(), ("origin", support::PUBLIC.into()), ("x-csrf-token", "nope".into())]).await;
+        assert_eq!(wrong.code(), "csrf_failed");
+        let other = e.login("owner@example.com").await;
+        let other_sid: uuid::Uuid = e.get("/api/v1/auth/me", Some(&other.access)).await.body["session"]["id"].as_str().unwrap().parse().unwrap();
+        let token = e.app.identity_config().keys.csrf.sign(&[b"csrf", other_sid.as_bytes()]);
+        let other_session = post(vec![cookie.clone(), ("origin", support::PUBLIC.into()), ("x-csrf-token", token)]).await;
+        assert_eq!(other_session.code(), "csrf_failed", "a token of another session");
+        let token = e.app.identity_config().keys.csrf.sign(&[b"csrf", sid.as_bytes()]);
+        let ok = post(vec![cookie, ("origin", support::PUBLIC.into()), ("x-csrf-token", token)]).await;
+        assert_eq!(ok.status, StatusCode::OK, "{ok:?}");
+        // A bearer header is exempt from CSRF.
+        let s2 = e.login("owner@example.com").await;
+        assert_eq!(e.post("/api/v1/auth/logout-all", Some(&s2.access), json!({})).await.status, StatusCode::OK);
+    }
+}

@@ -81,6 +81,7 @@ pub struct Call<'a> {
     pub body: Option<Value>,
     pub ip: Option<[u8; 4]>,
     pub raw: Option<(&'a str, &'a str)>,
+    pub headers: Vec<(&'a str, String)>,
 }
 
 impl Env {
@@ -88,6 +89,9 @@ impl Env {
         let mut builder = Request::builder().method(method).uri(path);
         if let Some(token) = call.bearer {
             builder = builder.header(header::AUTHORIZATION, format!("Bearer {token}"));
+        }
+        for (name, value) in &call.headers {
+            builder = builder.header(*name, value);
         }
         let body = match (call.raw, call.body) {
             (Some((content_type, raw)), _) => {
