@@ -31,8 +31,12 @@ struct Fixture {
 async fn fixture(e: &Env, db: &TestDb) -> Fixture {
     let owner = e.setup("owner@example.com").await;
     set_tier(db, owner.org_id.unwrap(), Tier::Team).await;
-    let viewer = e.add_member(&owner, "viewer@example.com", Role::Viewer).await;
-    let editor = e.add_member(&owner, "editor@example.com", Role::Editor).await;
+    let viewer = e
+        .add_member(&owner, "viewer@example.com", Role::Viewer)
+        .await;
+    let editor = e
+        .add_member(&owner, "editor@example.com", Role::Editor)
+        .await;
     let admin = e.add_member(&owner, "admin@example.com", Role::Admin).await;
     let other = e.other_org_owner(db, "other@example.com").await;
     e.app
@@ -53,7 +57,9 @@ async fn fixture(e: &Env, db: &TestDb) -> Fixture {
         .map(|p| p.as_str())
         .collect();
     let scoped = e.token(&owner, "scoped", &all).await;
-    let unscoped = e.token(&owner, "unscoped", &[UNRELATED_SCOPE.as_str()]).await;
+    let unscoped = e
+        .token(&owner, "unscoped", &[UNRELATED_SCOPE.as_str()])
+        .await;
     let s = |x: Session| Some(x.access);
     Fixture {
         sessions: vec![
@@ -125,14 +131,14 @@ fn predicted_denial(route: &RouteDecl, who: &str) -> Option<StatusCode> {
 async fn matrix(backend: Backend) -> String {
     let probe = TestDb::new(backend).await;
     let table = server::build(
-            app::App::new(
-                probe.store.clone(),
-                std::sync::Arc::new(domain::SystemClock),
-                app::identity::IdentityConfig::ephemeral(support::PUBLIC),
-            ),
-            server::ServerConfig::default(),
-        )
-        .1;
+        app::App::new(
+            probe.store.clone(),
+            std::sync::Arc::new(domain::SystemClock),
+            app::identity::IdentityConfig::ephemeral(support::PUBLIC),
+        ),
+        server::ServerConfig::default(),
+    )
+    .1;
     let mut out = String::new();
     for route in table.routes() {
         let db = TestDb::new(backend).await;
@@ -142,22 +148,48 @@ async fn matrix(backend: Backend) -> String {
         let mut line = format!("{} {}", route.method, route.path);
         for (who, credential) in &f.sessions {
             let before = digest(&db).await;
-            let body = (route.method != Method::GET && route.method != Method::DELETE).then(|| json!({}));
+            let body =
+                (route.method != Method::GET && route.method != Method::DELETE).then(|| json!({}));
             let a = e
-                .call(route.method.clone(), &path, Call { bearer: credential.as_deref(), body, ..Call::default() })
+                .call(
+                    route.method.clone(),
+                    &path,
+                    Call {
+                        bearer: credential.as_deref(),
+                        body,
+                        ..Call::default()
+                    },
+                )
                 .await;
             if let Some(expected) = predicted_denial(route, who) {
-                assert_eq!(a.status, expected, "{} {} as {who}: {a:?}", route.method, route.path);
+                assert_eq!(
+                    a.status, expected,
+                    "{} {} as {who}: {a:?}",
+                    route.method, route.path
+                );
             } else {
                 assert!(
-                    !matches!(a.status, StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN) || route.access.auth == AuthKind::Public,
+                    !matches!(a.status, StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN)
+                        || route.access.auth == AuthKind::Public,
                     "{} {} as {who} should pass the guard: {a:?}",
                     route.method,
                     route.path
                 );
             }
-            if matches!(a.status, StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN | StatusCode::NOT_FOUND | StatusCode::PAYMENT_REQUIRED) {
-                assert_eq!(digest(&db).await, before, "{} {} as {who} was refused but changed data", route.method, route.path);
+            if matches!(
+                a.status,
+                StatusCode::UNAUTHORIZED
+                    | StatusCode::FORBIDDEN
+                    | StatusCode::NOT_FOUND
+                    | StatusCode::PAYMENT_REQUIRED
+            ) {
+                assert_eq!(
+                    digest(&db).await,
+                    before,
+                    "{} {} as {who} was refused but changed data",
+                    route.method,
+                    route.path
+                );
             }
             line.push_str(&format!(" {who}={}", a.status.as_u16()));
         }

@@ -46,7 +46,11 @@ pub fn env(db: &TestDb) -> Env {
 
 /// A second replica over the same database, keys and clock (a second `serve` process).
 pub fn replica(env: &Env, db: &TestDb) -> Env {
-    let app = app::App::new(db.store.clone(), env.clock.clone(), env.app.identity_config().clone());
+    let app = app::App::new(
+        db.store.clone(),
+        env.clock.clone(),
+        env.app.identity_config().clone(),
+    );
     let router = server::build(app.clone(), server::ServerConfig::default()).0;
     Env {
         router,
@@ -119,7 +123,8 @@ impl Env {
         let body = if bytes.is_empty() {
             Value::Null
         } else {
-            serde_json::from_slice(&bytes).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into()))
+            serde_json::from_slice(&bytes)
+                .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into()))
         };
         Answer {
             status,
@@ -129,21 +134,53 @@ impl Env {
     }
 
     pub async fn post(&self, path: &str, bearer: Option<&str>, body: Value) -> Answer {
-        self.call(Method::POST, path, Call { bearer, body: Some(body), ..Call::default() })
-            .await
+        self.call(
+            Method::POST,
+            path,
+            Call {
+                bearer,
+                body: Some(body),
+                ..Call::default()
+            },
+        )
+        .await
     }
 
     pub async fn get(&self, path: &str, bearer: Option<&str>) -> Answer {
-        self.call(Method::GET, path, Call { bearer, ..Call::default() }).await
+        self.call(
+            Method::GET,
+            path,
+            Call {
+                bearer,
+                ..Call::default()
+            },
+        )
+        .await
     }
 
     pub async fn delete(&self, path: &str, bearer: Option<&str>) -> Answer {
-        self.call(Method::DELETE, path, Call { bearer, ..Call::default() }).await
+        self.call(
+            Method::DELETE,
+            path,
+            Call {
+                bearer,
+                ..Call::default()
+            },
+        )
+        .await
     }
 
     pub async fn patch(&self, path: &str, bearer: Option<&str>, body: Value) -> Answer {
-        self.call(Method::PATCH, path, Call { bearer, body: Some(body), ..Call::default() })
-            .await
+        self.call(
+            Method::PATCH,
+            path,
+            Call {
+                bearer,
+                body: Some(body),
+                ..Call::default()
+            },
+        )
+        .await
     }
 
     /// The `link` of the newest unsent mail of `template` to `email`, and its token.
@@ -174,7 +211,11 @@ impl Env {
     /// Signs in.
     pub async fn login(&self, email: &str) -> Session {
         let a = self
-            .post("/api/v1/auth/login", None, json!({"email": email, "password": PASSWORD}))
+            .post(
+                "/api/v1/auth/login",
+                None,
+                json!({"email": email, "password": PASSWORD}),
+            )
             .await;
         assert_eq!(a.status, StatusCode::OK, "{a:?}");
         Session::from(&a.body)
