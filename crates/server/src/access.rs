@@ -338,10 +338,10 @@ fn guard(access: Access, method_router: MethodRouter<AppState>) -> MethodRouter<
 /// cookie-authenticated unsafe requests.
 async fn enforce(State(access): State<Access>, request: Request, next: Next) -> Response {
     let principal = request.extensions().get::<Principal>();
-    if principal.is_none() {
-        if let Some(Refused(e)) = request.extensions().get::<Refused>() {
-            return ApiError(e.clone()).into_response();
-        }
+    if principal.is_none()
+        && let Some(Refused(e)) = request.extensions().get::<Refused>()
+    {
+        return ApiError(e.clone()).into_response();
     }
     if let Err(e) = access.check(principal) {
         return ApiError(e).into_response();

@@ -176,7 +176,7 @@ backend_tests! {
         let checked = answers.iter().filter(|a| a.status == StatusCode::UNAUTHORIZED).count();
         let throttled = answers.iter().filter(|a| a.status == StatusCode::TOO_MANY_REQUESTS).count();
         assert_eq!(checked + throttled, 50, "{answers:?}");
-        assert!(checked >= 1 && checked <= 5, "the slot and the 5-failure delay bound the checks: {checked}");
+        assert!((1..=5).contains(&checked), "the slot and the 5-failure delay bound the checks: {checked}");
         assert!(answers.iter().filter(|a| a.status == StatusCode::TOO_MANY_REQUESTS).all(|a| a.header("retry-after").parse::<u64>().unwrap() >= 1));
         let mut c = db.store.acquire().await.unwrap();
         let failures: Vec<i32> = store::on_conn!(&mut c.conn(), c => store::sqlx::query_scalar("SELECT failures FROM login_throttle").fetch_all(&mut *c).await).unwrap();

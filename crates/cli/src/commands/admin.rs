@@ -35,23 +35,23 @@ pub async fn run(file: Option<&Path>, cmd: AdminCommand) -> Result<(), CliError>
                     platform_admin,
                 })
                 .await?;
-            line(&format!("created user {email} ({id})"));
+            line(format!("created user {email} ({id})"));
             Ok(())
         }
         AdminCommand::PlatformAdmin(PlatformAdminCommand::Grant { email }) => {
             app.set_platform_admin(&email, true).await?;
-            line(&format!("{email} is now a platform admin"));
+            line(format!("{email} is now a platform admin"));
             Ok(())
         }
         AdminCommand::PlatformAdmin(PlatformAdminCommand::Revoke { email }) => {
             app.set_platform_admin(&email, false).await?;
-            line(&format!("{email} is no longer a platform admin"));
+            line(format!("{email} is no longer a platform admin"));
             Ok(())
         }
         AdminCommand::Emails { to } => {
             let norm = to.trim().to_lowercase();
             for m in app.pending_mail(&norm).await? {
-                line(&format!(
+                line(format!(
                     "To: {}\nSubject: {}\n\n{}\n",
                     m.to, m.subject, m.body
                 ));
