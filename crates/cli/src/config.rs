@@ -281,7 +281,7 @@ pub fn load(file: Option<&Path>, overrides: Overrides) -> Result<Loaded, CliErro
         .merge(
             Env::prefixed("DEV_HEALTH_")
                 .split("__")
-                .ignore(&["config", "secrets_key"]),
+                .ignore(&["config", "secrets_key", "admin_password"]),
         )
         .merge(
             Env::raw()

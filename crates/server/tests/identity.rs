@@ -549,3 +549,23 @@ backend_tests! {
         assert_eq!(e.post("/api/v1/auth/logout-all", Some(&s2.access), json!({})).await.status, StatusCode::OK);
     }
 }
+
+backend_tests! {
+    async fn acceptance_over_the_users_limit_answers_402(db: &TestDb) {
+        let e = env(db);
+        let owner = e.setup("owner@example.com").await;
+        set_tier(db, owner.org_id.unwrap(), Tier::Team).await;
+        for email in ["a@example.com", "b@example.com", "c@example.com"] {
+            let a = e.post("/api/v1/org/invites", Some(&owner.access), json!({"email": email, "role": "viewer"})).await;
+            assert_eq!(a.status, StatusCode::CREATED);
+        }
+        // Back on community (3 seats), the owner plus three pending invites is over the limit.
+        set_tier(db, owner.org_id.unwrap(), Tier::Community).await;
+        let token = e.mailed_token("a@example.com", "invite").await;
+        let before = digest(db).await;
+        let a = e.post("/api/v1/invites/accept", None, json!({"token": token, "password": PASSWORD})).await;
+        assert_eq!((a.status, a.code()), (StatusCode::PAYMENT_REQUIRED, "limit_exceeded"), "{a:?}");
+        assert_eq!((a.body["current"].as_u64(), a.body["maximum"].as_u64()), (Some(3), Some(3)));
+        assert_eq!(digest(db).await, before, "no account was created");
+    }
+}
