@@ -111,6 +111,10 @@ pub struct Verified {
 #[error("stored password hash is unreadable")]
 pub struct CorruptHash;
 
+/// Whether this build hashes with the cheap test profile (`insecure-fast-hashing`); reported by
+/// `dev-health version --json` and refused for the shipped binary by `scripts/check-deps`.
+pub const INSECURE_FAST_HASHING: bool = cfg!(feature = "insecure-fast-hashing");
+
 impl Default for PasswordHasher {
     fn default() -> Self {
         Self::new()
@@ -120,7 +124,7 @@ impl Default for PasswordHasher {
 impl PasswordHasher {
     /// The hasher with the configured parameters.
     pub fn new() -> Self {
-        let (m, t) = if cfg!(feature = "insecure-fast-hashing") {
+        let (m, t) = if INSECURE_FAST_HASHING {
             (256, 1)
         } else {
             (19_456, 2)

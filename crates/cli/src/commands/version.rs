@@ -13,7 +13,13 @@ pub fn run(as_json: bool) -> Result<(), CliError> {
         "release"
     };
     if as_json {
-        let doc = json!({ "name": "dev-health", "version": version, "profile": profile, "backends": ["sqlite", "postgres"] });
+        let doc = json!({
+            "name": "dev-health",
+            "version": version,
+            "profile": profile,
+            "backends": ["sqlite", "postgres"],
+            "insecure_fast_hashing": auth::password::INSECURE_FAST_HASHING,
+        });
         output::line(doc.to_string());
     } else {
         output::line(format!(
