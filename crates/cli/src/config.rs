@@ -278,11 +278,11 @@ pub fn load(file: Option<&Path>, overrides: Overrides) -> Result<Loaded, CliErro
     }
     figment = figment
         .merge(Env::raw().only(&["database_url"]))
-        .merge(
-            Env::prefixed("DEV_HEALTH_")
-                .split("__")
-                .ignore(&["config", "secrets_key", "admin_password"]),
-        )
+        .merge(Env::prefixed("DEV_HEALTH_").split("__").ignore(&[
+            "config",
+            "secrets_key",
+            "admin_password",
+        ]))
         .merge(
             Env::raw()
                 .only(&["dev_health_secrets_key"])

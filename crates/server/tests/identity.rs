@@ -569,3 +569,14 @@ backend_tests! {
         assert_eq!(digest(db).await, before, "no account was created");
     }
 }
+
+backend_tests! {
+    async fn account_bodies_over_16_kib_answer_413(db: &TestDb) {
+        let e = env(db);
+        let big = "x".repeat(17 * 1024);
+        let a = e.post("/api/v1/auth/login", None, json!({"email": big, "password": PASSWORD})).await;
+        assert_eq!(a.status, StatusCode::PAYLOAD_TOO_LARGE, "{a:?}");
+        let ok = e.post("/api/v1/auth/login", None, json!({"email": "x".repeat(15 * 1024), "password": PASSWORD})).await;
+        assert_eq!(ok.code(), "invalid_credentials", "under the limit the request is read");
+    }
+}

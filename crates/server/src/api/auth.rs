@@ -242,19 +242,33 @@ async fn setup(
     Ok(private(StatusCode::CREATED, s.app.setup(input, &c).await?))
 }
 
+/// Bodies of the account endpoints are small; anything larger is refused with 413 (identity
+/// spec §8.4: auth 16 KiB).
+const AUTH_BODY_LIMIT: usize = 16 * 1024;
+
+fn small(
+    (schemas, paths, method_router): utoipa_axum::router::UtoipaMethodRouter<AppState>,
+) -> utoipa_axum::router::UtoipaMethodRouter<AppState> {
+    (
+        schemas,
+        paths,
+        method_router.layer(axum::extract::DefaultBodyLimit::max(AUTH_BODY_LIMIT)),
+    )
+}
+
 /// Registers the account and session routes.
 pub(crate) fn routes(r: Routes) -> Routes {
-    r.api(Access::public(), routes!(register))
-        .api(Access::public(), routes!(verify_email))
-        .api(Access::public(), routes!(resend_verification))
-        .api(Access::public(), routes!(login))
-        .api(Access::public(), routes!(refresh))
-        .api(Access::public(), routes!(logout))
-        .api(Access::signed_in(), routes!(logout_all))
+    r.api(Access::public(), small(routes!(register)))
+        .api(Access::public(), small(routes!(verify_email)))
+        .api(Access::public(), small(routes!(resend_verification)))
+        .api(Access::public(), small(routes!(login)))
+        .api(Access::public(), small(routes!(refresh)))
+        .api(Access::public(), small(routes!(logout)))
+        .api(Access::signed_in(), small(routes!(logout_all)))
         .api(Access::authenticated(), routes!(me))
-        .api(Access::signed_in(), routes!(switch_org))
-        .api(Access::signed_in(), routes!(change_password))
-        .api(Access::public(), routes!(forgot_password))
-        .api(Access::public(), routes!(reset_password))
-        .api(Access::public(), routes!(setup))
+        .api(Access::signed_in(), small(routes!(switch_org)))
+        .api(Access::signed_in(), small(routes!(change_password)))
+        .api(Access::public(), small(routes!(forgot_password)))
+        .api(Access::public(), small(routes!(reset_password)))
+        .api(Access::public(), small(routes!(setup)))
 }
