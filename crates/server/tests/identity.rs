@@ -220,6 +220,7 @@ backend_tests! {
         let full = e.post("/api/v1/org/invites", Some(&owner.access), json!({"email": "x@example.com", "role": "viewer"})).await;
         assert_eq!((full.status, full.code()), (StatusCode::PAYMENT_REQUIRED, "limit_exceeded"));
         assert_eq!((full.body["current"].as_u64(), full.body["maximum"].as_u64()), (Some(3), Some(3)));
+        assert_eq!((full.body["current_tier"].as_str(), full.body["requested"].as_u64()), (Some("community"), Some(1)));
         set_tier(db, owner.org_id.unwrap(), Tier::Team).await;
         let invited = e.post("/api/v1/org/invites", Some(&admin.access), json!({"email": "x@example.com", "role": "editor"})).await;
         assert_eq!(invited.status, StatusCode::CREATED);
@@ -288,6 +289,7 @@ backend_tests! {
         let owner = e.setup("owner@example.com").await;
         let community = e.post("/api/v1/org/api-tokens", Some(&owner.access), json!({"name": "ci", "scopes": ["analytics:read"]})).await;
         assert_eq!((community.status, community.code()), (StatusCode::PAYMENT_REQUIRED, "feature_not_licensed"));
+        assert_eq!((community.body["feature"].as_str(), community.body["required_tier"].as_str(), community.body["current_tier"].as_str()), (Some("api_access"), Some("team"), Some("community")));
         set_tier(db, owner.org_id.unwrap(), Tier::Team).await;
         let viewer = e.add_member(&owner, "viewer@example.com", Role::Viewer).await;
         let viewer_access = viewer.access.clone();
@@ -337,6 +339,7 @@ backend_tests! {
         }
         let last = last.unwrap();
         assert_eq!((last.status, last.code()), (StatusCode::TOO_MANY_REQUESTS, "rate_limited"));
+        assert_eq!((last.body["limit"].as_str(), last.body["maximum"].as_u64()), (Some("api_rate"), Some(1000)));
         assert!(last.header("retry-after").parse::<u64>().unwrap() >= 1);
     }
 

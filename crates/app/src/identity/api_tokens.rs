@@ -102,7 +102,7 @@ impl App {
             .ok_or_else(|| errors::not_found("organization"))?
             .tier;
         if Limit::ApiRate.default_for(tier) == LimitValue::Max(0) {
-            return Err(errors::feature_not_licensed(Feature::ApiAccess));
+            return Err(errors::feature_not_licensed(Feature::ApiAccess, tier));
         }
         Ok(tier)
     }

@@ -111,7 +111,9 @@ impl App {
             return Err(errors::invalid_token());
         };
         let rate = match Limit::ApiRate.default_for(t.tier) {
-            LimitValue::Max(0) => return Err(errors::feature_not_licensed(Feature::ApiAccess)),
+            LimitValue::Max(0) => {
+                return Err(errors::feature_not_licensed(Feature::ApiAccess, t.tier));
+            }
             LimitValue::Max(n) => u32::try_from(n).unwrap_or(u32::MAX),
             LimitValue::Unlimited => u32::MAX,
         };
@@ -120,7 +122,13 @@ impl App {
             .identity()
             .buckets
             .take(format!("org:{}:api", t.org_id), &bucket, now)
-            .map_err(|wait| errors::throttled("rate_limited", wait).with("limit", rate))?;
+            .map_err(|wait| {
+                let e = errors::throttled("rate_limited", wait);
+                let retry = e.details.get("retry_after_s").cloned().unwrap_or_default();
+                e.with("limit", "api_rate")
+                    .with("maximum", rate)
+                    .with("retry_after", retry)
+            })?;
         let remaining = state.tokens.max(0.0).floor() as u64;
         let reset_s = ((bucket.capacity - state.tokens) / bucket.per_second)
             .ceil()

@@ -43,7 +43,7 @@ pub(crate) async fn check_seat(
     let pending = invites::count_pending(conn, org, now).await?;
     let current = u64::try_from(members + pending - already_counted).unwrap_or(0);
     if !Limit::Users.default_for(tier).allows(current, 1) {
-        return Err(errors::limit_exceeded("users", current, max));
+        return Err(errors::limit_exceeded("users", current, max, tier));
     }
     Ok(())
 }

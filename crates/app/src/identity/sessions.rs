@@ -277,10 +277,8 @@ impl App {
         let now = self.clock().now();
         let mut tx = self.store().begin_write().await?;
         let mut conn = tx.conn();
-        let role = memberships::role_of(&mut conn, org, principal.user_id)
-            .await?
-            .ok_or_else(|| errors::not_found("organization"))?;
-        let target = orgs::by_id(&mut conn, org)
+        // Only live orgs have a role, so a deleted org is "not found" too.
+        memberships::role_of(&mut conn, org, principal.user_id)
             .await?
             .ok_or_else(|| errors::not_found("organization"))?;
         let sid = principal.credential_id;
@@ -290,17 +288,12 @@ impl App {
             .await?
             .filter(|v| v.live)
             .ok_or_else(errors::session_revoked)?;
-        let head = sessions::head_of(&mut conn, sid).await?;
-        let token = match head {
-            Some(t) => self.rotate(&mut conn, &view, &t, now).await?,
-            None => return Err(errors::session_revoked()),
-        };
+        let head = sessions::head_of(&mut conn, sid)
+            .await?
+            .ok_or_else(errors::session_revoked)?;
+        let signed = self.rotate(&mut conn, &view, &head, now).await?;
         tx.commit().await?;
         self.identity().invalidate();
-        Ok(SignedIn {
-            org: Some(OrgView::from(&target)),
-            role: Some(role),
-            ..token
-        })
+        Ok(signed)
     }
 }
