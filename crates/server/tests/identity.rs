@@ -558,18 +558,30 @@ backend_tests! {
         let e = env(db);
         let owner = e.setup("owner@example.com").await;
         set_tier(db, owner.org_id.unwrap(), Tier::Team).await;
-        for email in ["a@example.com", "b@example.com", "c@example.com"] {
+        for email in ["a@example.com", "b@example.com"] {
+            e.add_member(&owner, email, Role::Viewer).await;
+        }
+        for email in ["c@example.com", "d@example.com"] {
             let a = e.post("/api/v1/org/invites", Some(&owner.access), json!({"email": email, "role": "viewer"})).await;
             assert_eq!(a.status, StatusCode::CREATED);
         }
-        // Back on community (3 seats), the owner plus three pending invites is over the limit.
+        // Back on community (3 seats): pending invites stay, accepting one works while the org
+        // is under its limit and is refused once it is at it (entitlements spec §16, §17).
         set_tier(db, owner.org_id.unwrap(), Tier::Community).await;
-        let token = e.mailed_token("a@example.com", "invite").await;
-        let before = digest(db).await;
+        let token = e.mailed_token("c@example.com", "invite").await;
         let a = e.post("/api/v1/invites/accept", None, json!({"token": token, "password": PASSWORD})).await;
         assert_eq!((a.status, a.code()), (StatusCode::PAYMENT_REQUIRED, "limit_exceeded"), "{a:?}");
         assert_eq!((a.body["current"].as_u64(), a.body["maximum"].as_u64()), (Some(3), Some(3)));
+        let before = digest(db).await;
+        let token = e.mailed_token("d@example.com", "invite").await;
+        let again = e.post("/api/v1/invites/accept", None, json!({"token": token, "password": PASSWORD})).await;
+        assert_eq!(again.code(), "limit_exceeded");
         assert_eq!(digest(db).await, before, "no account was created");
+        // Removing a member frees a seat for the next acceptance.
+        let b = e.login("b@example.com").await;
+        assert_eq!(e.delete(&format!("/api/v1/org/members/{}", b.user_id), Some(&owner.access)).await.status, StatusCode::NO_CONTENT);
+        let ok = e.post("/api/v1/invites/accept", None, json!({"token": token, "password": PASSWORD})).await;
+        assert_eq!(ok.status, StatusCode::OK, "{ok:?}");
     }
 }
 
@@ -581,5 +593,18 @@ backend_tests! {
         assert_eq!(a.status, StatusCode::PAYLOAD_TOO_LARGE, "{a:?}");
         let ok = e.post("/api/v1/auth/login", None, json!({"email": "x".repeat(15 * 1024), "password": PASSWORD})).await;
         assert_eq!(ok.code(), "invalid_credentials", "under the limit the request is read");
+    }
+}
+
+backend_tests! {
+    async fn twenty_concurrent_invites_cannot_overshoot_the_limit(db: &TestDb) {
+        let e = env(db);
+        let owner = e.setup("owner@example.com").await;
+        let emails: Vec<String> = (0..20).map(|i| format!("p{i}@example.com")).collect();
+        let calls = emails.iter().map(|email| e.post("/api/v1/org/invites", Some(&owner.access), json!({"email": email, "role": "viewer"})));
+        let answers = futures::future::join_all(calls).await;
+        let created = answers.iter().filter(|a| a.status == StatusCode::CREATED).count();
+        let refused = answers.iter().filter(|a| a.code() == "limit_exceeded").count();
+        assert_eq!((created, refused), (2, 18), "owner + 2 pending = 3 seats: {answers:?}");
     }
 }

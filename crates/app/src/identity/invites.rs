@@ -14,7 +14,7 @@ use uuid::Uuid;
 
 use super::accounts::{check_name, check_password, parse_email};
 use super::mail::Template;
-use super::orgs::{check_seat, org_of, role_of};
+use super::orgs::{Seats, check_seat, org_of, role_of};
 use super::sessions::SignedIn;
 use super::views::{Page, rfc3339};
 use super::{Client, INVITE_TTL, errors};
@@ -172,7 +172,7 @@ impl App {
                 "That address already has a pending invite; resend it instead.",
             ));
         }
-        check_seat(&mut conn, org, now, 0).await?;
+        check_seat(&mut conn, org, now, Seats::MembersAndPending).await?;
         let (token, hash) = one_time();
         let invite = Invite {
             id: Uuid::now_v7(),
@@ -431,8 +431,8 @@ impl App {
                 "You are already a member of this organization.",
             ));
         }
-        // This invite already holds a seat; acceptance only fails if the limit shrank since.
-        check_seat(&mut conn, invite.org_id, now, 1).await?;
+        // Refused only while the org is at or over its limit (e.g. after a downgrade).
+        check_seat(&mut conn, invite.org_id, now, Seats::Members).await?;
         memberships::insert(
             &mut conn,
             invite.org_id,

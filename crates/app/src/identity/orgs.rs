@@ -24,13 +24,23 @@ pub(crate) fn role_of<P: PermissionMarker>(a: &Authorized<P>) -> Result<Role> {
         .ok_or_else(crate::authz::unauthenticated)
 }
 
-/// Refuses one more seat (member or pending invite) when the org is at its `users` limit:
-/// 402 `limit_exceeded` with `current` and `maximum`. Call with the org locked.
+/// Which seats count against the `users` limit (entitlements spec §16).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Seats {
+    /// Creating an invite: members and pending, unexpired invites.
+    MembersAndPending,
+    /// Accepting an invite (or adding a member): members only, so accepts stay possible until
+    /// the org is at its limit, and are refused while it is at or over it.
+    Members,
+}
+
+/// Refuses one more seat when the org is at its `users` limit: 402 `limit_exceeded` with
+/// `current` and `maximum`. Call with the org locked.
 pub(crate) async fn check_seat(
     conn: &mut Conn<'_>,
     org: OrgId,
     now: chrono::DateTime<chrono::Utc>,
-    already_counted: i64,
+    seats: Seats,
 ) -> Result<()> {
     let tier = orgs::by_id(conn, org)
         .await?
@@ -40,8 +50,11 @@ pub(crate) async fn check_seat(
         return Ok(());
     };
     let members = memberships::count(conn, org, None).await?;
-    let pending = invites::count_pending(conn, org, now).await?;
-    let current = u64::try_from(members + pending - already_counted).unwrap_or(0);
+    let pending = match seats {
+        Seats::MembersAndPending => invites::count_pending(conn, org, now).await?,
+        Seats::Members => 0,
+    };
+    let current = u64::try_from(members + pending).unwrap_or(0);
     if !Limit::Users.default_for(tier).allows(current, 1) {
         return Err(errors::limit_exceeded("users", current, max, tier));
     }
