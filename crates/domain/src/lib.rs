@@ -6,6 +6,7 @@
 //! database seed. The dependency rule is checked by `scripts/check-deps`.
 
 pub mod clock;
+pub mod entitlement;
 pub mod feature;
 pub mod ids;
 pub mod limit;
