@@ -118,10 +118,10 @@ pub fn decide(feature: Feature, inputs: &Inputs<'_>) -> Decision {
     if feature.min_tier() == Tier::Community {
         return decision(true, Reason::CommunityFloor);
     }
-    if let Some(o) = inputs.override_ {
-        if o.expires_at.is_none_or(|at| at > inputs.now) {
-            return decision(o.enabled, Reason::OrgOverride);
-        }
+    if let Some(o) = inputs.override_
+        && o.expires_at.is_none_or(|at| at > inputs.now)
+    {
+        return decision(o.enabled, Reason::OrgOverride);
     }
     match inputs.token {
         Some(t) if t.state.usable() => {
@@ -213,6 +213,16 @@ mod tests {
         }
     }
 
+    /// (feature, kill switch on, override, token, allowed, reason)
+    type Row<'a> = (
+        Feature,
+        bool,
+        Option<Override>,
+        Option<&'a Token>,
+        bool,
+        Reason,
+    );
+
     #[test]
     fn the_precedence_table_decides_in_order() {
         use Reason::{
@@ -241,14 +251,7 @@ mod tests {
         let team = token(Active, Tier::Team, &[]);
         let f = Feature::AuditLog;
         // (feature, kill switch, override, token, allowed, reason)
-        let rows: Vec<(
-            Feature,
-            bool,
-            Option<Override>,
-            Option<&Token>,
-            bool,
-            Reason,
-        )> = vec![
+        let rows: Vec<Row<'_>> = vec![
             (f, false, Some(on(None)), Some(&ent), false, KillSwitch),
             (
                 Feature::BasicAnalytics,
