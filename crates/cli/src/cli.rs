@@ -32,6 +32,9 @@ pub enum Command {
     /// Inspect and exercise the job queue.
     #[command(subcommand)]
     Jobs(JobsCommand),
+    /// Issue, inspect and verify license keys offline.
+    #[command(subcommand)]
+    License(LicenseCommand),
     /// Administer users and platform admins (scripted installs, recovery).
     #[command(subcommand)]
     Admin(AdminCommand),
@@ -157,4 +160,96 @@ pub enum PlatformAdminCommand {
         /// The user's email.
         email: String,
     },
+}
+
+/// `license` subcommands (entitlements spec §9).
+#[derive(Debug, Subcommand)]
+pub enum LicenseCommand {
+    /// Generate a signing key pair: writes `<kid>.pk8.pem` (0600) and prints the trust anchor.
+    Keygen {
+        /// Key id.
+        #[arg(long)]
+        kid: String,
+        /// `license` or `entitlement`.
+        #[arg(long)]
+        purpose: String,
+        /// Directory for the private key.
+        #[arg(long)]
+        out: std::path::PathBuf,
+    },
+    /// Sign a license key and print it.
+    Issue(Box<IssueArgs>),
+    /// Decode a token WITHOUT verifying it.
+    Inspect {
+        /// The token, `@file`, or `-` for stdin.
+        token: String,
+    },
+    /// Verify a token against the compiled trust anchors (exit 0 usable, 2 rejected).
+    Verify {
+        /// The token, `@file`, or `-` for stdin.
+        token: String,
+        /// The deployment id to check (default: DEV_HEALTH_DEPLOYMENT_ID or `self-hosted`).
+        #[arg(long)]
+        deployment_id: Option<String>,
+        /// Evaluate at this time (RFC 3339) instead of now.
+        #[arg(long)]
+        at: Option<String>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// `license issue` options.
+#[derive(Debug, Args)]
+pub struct IssueArgs {
+    /// PKCS#8 PEM private key file.
+    #[arg(
+        long,
+        required_unless_present = "test_key",
+        conflicts_with = "test_key"
+    )]
+    pub key: Option<std::path::PathBuf>,
+    /// Sign with the public test license key (builds with the `test-keys` feature only).
+    #[arg(long)]
+    pub test_key: bool,
+    /// Key id (default with --test-key: dh-test-license-1).
+    #[arg(long)]
+    pub kid: Option<String>,
+    /// Customer id.
+    #[arg(long)]
+    pub sub: String,
+    /// community, team or enterprise.
+    #[arg(long)]
+    pub tier: String,
+    /// Valid for this many days from now (or --exp).
+    #[arg(long, conflicts_with = "exp", required_unless_present = "exp")]
+    pub days: Option<i64>,
+    /// Expiry (RFC 3339).
+    #[arg(long)]
+    pub exp: Option<String>,
+    /// Allowed deployment ids (repeat).
+    #[arg(long = "deployment-id", required = true)]
+    pub deployment_ids: Vec<String>,
+    /// Not valid before (RFC 3339).
+    #[arg(long)]
+    pub nbf: Option<String>,
+    /// Issue time (RFC 3339; default now).
+    #[arg(long)]
+    pub iat: Option<String>,
+    /// A feature value, `key=true|false` (repeat).
+    #[arg(long = "feature")]
+    pub features: Vec<String>,
+    /// A limit, `key=n` with -1 for unlimited (repeat).
+    #[arg(long = "limit")]
+    pub limits: Vec<String>,
+    /// Grace days after expiry (default by tier: 0, 14, 30).
+    #[arg(long)]
+    pub grace_days: Option<i64>,
+    /// Token id (default: a new UUID).
+    #[arg(long)]
+    pub jti: Option<String>,
+    /// Allow an expiry or issue time in the past (tests need expired keys).
+    #[arg(long)]
+    pub allow_past: bool,
 }

@@ -39,6 +39,15 @@ impl CliError {
         }
     }
 
+    /// A failure with a specific exit code (e.g. `license verify`: 2 rejected, 64 usage).
+    pub fn with_code(code: u8, message: impl Into<String>, hint: Option<&str>) -> Self {
+        Self {
+            message: message.into(),
+            hint: hint.map(str::to_owned),
+            code,
+        }
+    }
+
     /// Anything else.
     pub fn failure(message: impl Into<String>, hint: Option<&str>) -> Self {
         Self {

@@ -53,5 +53,6 @@ async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Worker => commands::worker::run(file).await,
         Command::Jobs(cmd) => commands::jobs::run(file, cmd).await,
         Command::Admin(cmd) => commands::admin::run(file, cmd).await,
+        Command::License(cmd) => commands::license::run(cmd),
     }
 }

@@ -81,6 +81,11 @@ async fn migrate(store: &Store) -> Result<(), CliError> {
 
 /// The application over a ready database, after checking the permission tables.
 pub async fn app(store: Store, loaded: &Loaded) -> Result<App, CliError> {
+    if license::anchors::TEST_KEYS {
+        tracing::warn!(
+            "this build trusts the public TEST license keys (test-keys feature); never run it in production"
+        );
+    }
     let app = App::new(store, Arc::new(SystemClock), loaded.identity()?);
     app.verify_catalogue().await?;
     Ok(app)

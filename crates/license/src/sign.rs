@@ -22,3 +22,32 @@ pub fn sign_with_header(header: &Value, payload: &Value, key: &SigningKey) -> St
     let signature = key.sign(input.as_bytes());
     format!("{input}.{}", URL_SAFE_NO_PAD.encode(signature.to_bytes()))
 }
+
+/// A private key as PKCS#8 PEM (`dev-health license keygen`).
+pub fn key_to_pem(key: &SigningKey) -> Result<String, String> {
+    use ed25519_dalek::pkcs8::EncodePrivateKey;
+    use ed25519_dalek::pkcs8::spki::der::pem::LineEnding;
+    key.to_pkcs8_pem(LineEnding::LF)
+        .map(|pem| pem.to_string())
+        .map_err(|e| e.to_string())
+}
+
+/// A private key from PKCS#8 PEM.
+pub fn key_from_pem(pem: &str) -> Result<SigningKey, String> {
+    use ed25519_dalek::pkcs8::DecodePrivateKey;
+    SigningKey::from_pkcs8_pem(pem).map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_round_trip_through_pem() {
+        let key = SigningKey::from_bytes(&[9; 32]);
+        let pem = key_to_pem(&key).unwrap();
+        assert!(pem.starts_with("-----BEGIN PRIVATE KEY-----"));
+        assert_eq!(key_from_pem(&pem).unwrap().to_bytes(), key.to_bytes());
+        assert!(key_from_pem("not pem").is_err());
+    }
+}

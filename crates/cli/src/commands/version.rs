@@ -19,6 +19,7 @@ pub fn run(as_json: bool) -> Result<(), CliError> {
             "profile": profile,
             "backends": ["sqlite", "postgres"],
             "insecure_fast_hashing": auth::password::INSECURE_FAST_HASHING,
+            "test_keys": license::anchors::TEST_KEYS,
         });
         output::line(doc.to_string());
     } else {
