@@ -6,7 +6,7 @@
 
 use auth::email::EmailNorm;
 use auth::password::{WeakReason, check_policy};
-use auth::throttle::{AUTH_BUCKET, FAILURE_WINDOW, MAIL_BUCKET, delay_after};
+use auth::throttle::{FAILURE_WINDOW, delay_after};
 use auth::token::{one_time, sha256_hex};
 use chrono::Duration;
 use domain::{OrgId, UserId};
@@ -120,6 +120,27 @@ impl App {
         }
     }
 
+    /// Claims the account's attempt slot (identity spec §2.6): the failures counted so far, or
+    /// 429 `too_many_attempts` while another attempt holds the slot or the delay runs.
+    async fn claim_attempt(&self, key: &str, now: chrono::DateTime<chrono::Utc>) -> Result<i32> {
+        let mut c = self.store().acquire().await?;
+        match throttle::claim(&mut c.conn(), key, now, FAILURE_WINDOW).await? {
+            Claim::Granted { failures } => Ok(failures),
+            Claim::Busy { retry_at } => Err(errors::throttled("too_many_attempts", retry_at - now)),
+        }
+    }
+
+    /// Records one more failed password check (committed before the 401 is sent), sets the
+    /// delay for the next attempt and releases the slot.
+    async fn record_failure(&self, key: &str, failures: i32) -> Result<()> {
+        let now = self.clock().now();
+        let failures = failures.saturating_add(1);
+        let next = now + delay_after(u32::try_from(failures).unwrap_or(u32::MAX));
+        let mut c = self.store().acquire().await?;
+        throttle::fail(&mut c.conn(), key, failures, next, now).await?;
+        Ok(())
+    }
+
     /// Whether another public-endpoint mail to `to` fits this hour's cap.
     async fn mail_allowed(&self, conn: &mut store::Conn<'_>, to: &str) -> Result<bool> {
         let since = self.clock().now() - Duration::hours(1);
@@ -156,13 +177,7 @@ impl App {
                 "Sign-up is by invitation on this server; ask an admin of your organization for an invite.",
             ));
         }
-        self.identity().buckets.take_ip(
-            "mail",
-            client.ip,
-            &MAIL_BUCKET,
-            now,
-            "too_many_attempts",
-        )?;
+        self.identity().buckets.mail(client.ip, now)?;
         let email = parse_email(&input.email)?;
         check_password(&input.password, &email)?;
         let name = check_name("name", &input.name)?;
@@ -223,13 +238,7 @@ impl App {
     /// `POST /auth/verify-email`.
     pub async fn verify_email(&self, token: &str, client: &Client) -> Result<()> {
         let now = self.clock().now();
-        self.identity().buckets.take_ip(
-            "auth",
-            client.ip,
-            &AUTH_BUCKET,
-            now,
-            "too_many_attempts",
-        )?;
+        self.identity().buckets.auth(client.ip, now)?;
         let mut tx = self.store().begin_write().await?;
         let mut conn = tx.conn();
         let (user, email_at_issue) = otp::consume(&mut conn, VERIFY, &sha256_hex(token), now)
@@ -247,13 +256,7 @@ impl App {
     /// `POST /auth/verify-email/resend`: always 202.
     pub async fn resend_verification(&self, email: &str, client: &Client) -> Result<()> {
         let now = self.clock().now();
-        self.identity().buckets.take_ip(
-            "mail",
-            client.ip,
-            &MAIL_BUCKET,
-            now,
-            "too_many_attempts",
-        )?;
+        self.identity().buckets.mail(client.ip, now)?;
         let email = parse_email(email)?;
         let mut tx = self.store().begin_write().await?;
         let mut conn = tx.conn();
@@ -271,13 +274,7 @@ impl App {
     /// `POST /auth/login` (identity spec §2.3, §2.6).
     pub async fn login(&self, input: LoginInput, client: &Client) -> Result<SignedIn> {
         let now = self.clock().now();
-        self.identity().buckets.take_ip(
-            "auth",
-            client.ip,
-            &AUTH_BUCKET,
-            now,
-            "too_many_attempts",
-        )?;
+        self.identity().buckets.auth(client.ip, now)?;
         // Malformed input can never match an account: refuse it without hashing or counting.
         let email = parse_email(&input.email).map_err(|_| errors::invalid_credentials())?;
         if let Err(reasons) = check_policy(&input.password, None)
@@ -288,15 +285,7 @@ impl App {
             return Err(errors::invalid_credentials());
         }
         let key = self.throttle_key(&email, client.device.as_deref());
-        let failures = {
-            let mut c = self.store().acquire().await?;
-            match throttle::claim(&mut c.conn(), &key, now, FAILURE_WINDOW).await? {
-                Claim::Granted { failures } => failures,
-                Claim::Busy { retry_at } => {
-                    return Err(errors::throttled("too_many_attempts", retry_at - now));
-                }
-            }
-        };
+        let failures = self.claim_attempt(&key, now).await?;
         let user = {
             let mut c = self.store().acquire().await?;
             users::by_email(&mut c.conn(), email.as_str()).await?
@@ -317,12 +306,8 @@ impl App {
             }
         };
         let (Some(user), Some(verified)) = (user, verified.filter(|v| v.ok)) else {
-            let failures = failures.saturating_add(1);
-            let next =
-                self.clock().now() + delay_after(u32::try_from(failures).unwrap_or(u32::MAX));
-            let mut c = self.store().acquire().await?;
-            throttle::fail(&mut c.conn(), &key, failures, next, self.clock().now()).await?;
-            tracing::info!(failures, "login failed");
+            self.record_failure(&key, failures).await?;
+            tracing::info!(failures = failures + 1, "login failed");
             return Err(errors::invalid_credentials());
         };
         let now = self.clock().now();
@@ -392,15 +377,7 @@ impl App {
         };
         let email = parse_email(&user.email_norm)?;
         let key = self.throttle_key(&email, None);
-        let failures = {
-            let mut c = self.store().acquire().await?;
-            match throttle::claim(&mut c.conn(), &key, now, FAILURE_WINDOW).await? {
-                Claim::Granted { failures } => failures,
-                Claim::Busy { retry_at } => {
-                    return Err(errors::throttled("too_many_attempts", retry_at - now));
-                }
-            }
-        };
+        let failures = self.claim_attempt(&key, now).await?;
         let ok = match user.password_hash.clone() {
             Some(phc) => self
                 .identity()
@@ -410,15 +387,14 @@ impl App {
                 .is_ok_and(|v| v.ok),
             None => false,
         };
-        let mut c = self.store().acquire().await?;
         if !ok {
-            let failures = failures.saturating_add(1);
-            let next = now + delay_after(u32::try_from(failures).unwrap_or(u32::MAX));
-            throttle::fail(&mut c.conn(), &key, failures, next, now).await?;
+            self.record_failure(&key, failures).await?;
             return Err(errors::invalid_credentials());
         }
-        throttle::release(&mut c.conn(), &key, now).await?;
-        drop(c);
+        {
+            let mut c = self.store().acquire().await?;
+            throttle::release(&mut c.conn(), &key, now).await?;
+        }
         check_password(&input.new_password, &email)?;
         let hash = self.identity().passwords.hash(input.new_password).await?;
         let mut tx = self.store().begin_write().await?;
@@ -442,13 +418,7 @@ impl App {
     /// `POST /auth/forgot-password`: always 202.
     pub async fn forgot_password(&self, email: &str, client: &Client) -> Result<()> {
         let now = self.clock().now();
-        self.identity().buckets.take_ip(
-            "mail",
-            client.ip,
-            &MAIL_BUCKET,
-            now,
-            "too_many_attempts",
-        )?;
+        self.identity().buckets.mail(client.ip, now)?;
         let email = parse_email(email)?;
         let mut tx = self.store().begin_write().await?;
         let mut conn = tx.conn();
@@ -485,13 +455,7 @@ impl App {
     /// token; success ends every session, clears the throttle and verifies the email.
     pub async fn reset_password(&self, input: ResetInput, client: &Client) -> Result<()> {
         let now = self.clock().now();
-        self.identity().buckets.take_ip(
-            "auth",
-            client.ip,
-            &AUTH_BUCKET,
-            now,
-            "too_many_attempts",
-        )?;
+        self.identity().buckets.auth(client.ip, now)?;
         let hash_of_token = sha256_hex(&input.token);
         let (_, email_at_issue) = {
             let mut c = self.store().acquire().await?;

@@ -339,13 +339,7 @@ impl App {
         client: &Client,
     ) -> Result<SignedIn> {
         let now = self.clock().now();
-        self.identity().buckets.take_ip(
-            "auth",
-            client.ip,
-            &auth::throttle::AUTH_BUCKET,
-            now,
-            "too_many_attempts",
-        )?;
+        self.identity().buckets.auth(client.ip, now)?;
         let hash = {
             let mut c = self.store().acquire().await?;
             let invite = self.live_invite(&mut c.conn(), &input.token).await?;

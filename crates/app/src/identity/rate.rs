@@ -49,6 +49,28 @@ impl Buckets {
         Ok(next)
     }
 
+    /// The per-IP `auth` bucket (login, verify, reset, invite accept): 429 `too_many_attempts`.
+    pub(crate) fn auth(&self, ip: Option<IpAddr>, now: DateTime<Utc>) -> Result<(), AppError> {
+        self.take_ip(
+            "auth",
+            ip,
+            &auth::throttle::AUTH_BUCKET,
+            now,
+            "too_many_attempts",
+        )
+    }
+
+    /// The per-IP `mail` bucket (register, forgot password, resend): 429 `too_many_attempts`.
+    pub(crate) fn mail(&self, ip: Option<IpAddr>, now: DateTime<Utc>) -> Result<(), AppError> {
+        self.take_ip(
+            "mail",
+            ip,
+            &auth::throttle::MAIL_BUCKET,
+            now,
+            "too_many_attempts",
+        )
+    }
+
     /// Takes a token from the client IP's bucket of this kind; an empty bucket is a 429 with
     /// `code`.
     pub(crate) fn take_ip(
