@@ -5,10 +5,11 @@ mod support;
 
 use support::{Server, run};
 
+/// The first line of stderr that is not a JSON log record: the one readable error line.
 fn first_line(output: &std::process::Output) -> String {
     String::from_utf8_lossy(&output.stderr)
         .lines()
-        .next()
+        .find(|l| !l.starts_with('{'))
         .unwrap_or_default()
         .to_owned()
 }
