@@ -3,14 +3,14 @@
 
 use chrono::Duration;
 use domain::permission::marker::ApiTokensOwn;
-use domain::{Feature, Limit, LimitValue, Permission, Tier};
+use domain::{Permission, Tier};
 use serde::{Deserialize, Deserializer, Serialize};
 use store::identity::api_tokens::{self, ApiToken};
 use store::identity::orgs;
 use uuid::Uuid;
 
 use super::errors;
-use super::orgs::{is_token_admin, org_of, role_of};
+use super::orgs::{api_rate, is_token_admin, org_of, role_of};
 use super::views::rfc3339;
 use crate::authz::Authorized;
 use crate::{App, AppError, ErrorKind, Result};
@@ -101,9 +101,7 @@ impl App {
             .await?
             .ok_or_else(|| errors::not_found("organization"))?
             .tier;
-        if Limit::ApiRate.default_for(tier) == LimitValue::Max(0) {
-            return Err(errors::feature_not_licensed(Feature::ApiAccess, tier));
-        }
+        api_rate(tier)?;
         Ok(tier)
     }
 

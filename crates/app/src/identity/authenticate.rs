@@ -5,7 +5,6 @@
 //! take effect at once.
 
 use auth::throttle::Bucket;
-use domain::{Feature, Limit, LimitValue};
 use store::identity::{api_tokens, sessions};
 
 use super::Client;
@@ -110,13 +109,7 @@ impl App {
         let Some(role) = t.role.filter(|_| live) else {
             return Err(errors::invalid_token());
         };
-        let rate = match Limit::ApiRate.default_for(t.tier) {
-            LimitValue::Max(0) => {
-                return Err(errors::feature_not_licensed(Feature::ApiAccess, t.tier));
-            }
-            LimitValue::Max(n) => u32::try_from(n).unwrap_or(u32::MAX),
-            LimitValue::Unlimited => u32::MAX,
-        };
+        let rate = super::orgs::api_rate(t.tier)?;
         let bucket = Bucket::per_minute(rate);
         let state = self
             .identity()

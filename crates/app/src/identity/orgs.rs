@@ -66,3 +66,17 @@ pub(crate) fn is_token_admin<P: PermissionMarker>(a: &Authorized<P>) -> bool {
     a.principal()
         .holds(<marker::ApiTokensAdmin as PermissionMarker>::PERMISSION)
 }
+
+/// The org's API rate per minute, or 402 `feature_not_licensed` (`api_access`) when it is 0.
+/// The one place both token creation and token use ask, so the gate and the bucket always
+/// agree; the entitlement engine will supply the tier's limit here.
+pub(crate) fn api_rate(tier: domain::Tier) -> Result<u32> {
+    match Limit::ApiRate.default_for(tier) {
+        LimitValue::Max(0) => Err(errors::feature_not_licensed(
+            domain::Feature::ApiAccess,
+            tier,
+        )),
+        LimitValue::Max(n) => Ok(u32::try_from(n).unwrap_or(u32::MAX)),
+        LimitValue::Unlimited => Ok(u32::MAX),
+    }
+}
