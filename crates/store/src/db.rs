@@ -209,6 +209,17 @@ impl Store {
         }
     }
 
+    /// Opens a `LISTEN` connection on `channel`; `None` on SQLite, which has no such thing.
+    /// The listener reconnects by itself; [`Listener::recv`] reports a lost connection first.
+    pub async fn listen(&self, channel: &str) -> Result<Option<Listener>> {
+        let Some(pool) = self.pg_pool() else {
+            return Ok(None);
+        };
+        let mut inner = sqlx::postgres::PgListener::connect_with(pool).await?;
+        inner.listen(channel).await?;
+        Ok(Some(Listener { inner }))
+    }
+
     pub(crate) fn pg_pool(&self) -> Option<&PgPool> {
         match &self.pools {
             Pools::Postgres(p) => Some(p),
@@ -270,5 +281,18 @@ impl Tx {
             Tx::Sqlite(t) => t.rollback().await?,
         }
         Ok(())
+    }
+}
+
+/// A PostgreSQL `LISTEN` connection (see [`Store::listen`]).
+pub struct Listener {
+    inner: sqlx::postgres::PgListener,
+}
+
+impl Listener {
+    /// The next notification's payload, or `None` when the connection was lost (notifications
+    /// may have been missed; the listener reconnects on the next call).
+    pub async fn recv(&mut self) -> Result<Option<String>> {
+        Ok(self.inner.try_recv().await?.map(|n| n.payload().to_owned()))
     }
 }

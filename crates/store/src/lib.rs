@@ -13,6 +13,7 @@
 pub mod catalog;
 pub mod clock_mark;
 mod db;
+pub mod entitlements;
 mod error;
 pub mod identity;
 pub mod jobs;
@@ -23,7 +24,7 @@ mod url;
 #[cfg(feature = "testing")]
 pub mod testing;
 
-pub use db::{Backend, Conn, PoolOptions, PooledConn, Store, Tx};
+pub use db::{Backend, Conn, Listener, PoolOptions, PooledConn, Store, Tx};
 pub use error::StoreError;
 pub use migrate::{MigrationState, MigrationStatus, embedded as embedded_migrations};
 pub use types::{Id, JsonText, Ts};

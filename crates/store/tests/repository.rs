@@ -231,13 +231,33 @@ backend_tests! {
 
     async fn clock_mark_only_moves_forward(db: &TestDb) {
         let mut c = db.store.acquire().await.unwrap();
+        let mark = |t, mac: &str| clock_mark::Mark {
+            high_water_at: t,
+            mac: Some(mac.to_owned()),
+        };
         assert_eq!(clock_mark::get(&mut c.conn()).await.unwrap(), None);
-        assert_eq!(clock_mark::raise(&mut c.conn(), t0()).await.unwrap(), t0());
+        assert!(clock_mark::advance(&mut c.conn(), t0(), "m0").await.unwrap());
         let earlier = t0() - chrono::Duration::days(3);
-        assert_eq!(clock_mark::raise(&mut c.conn(), earlier).await.unwrap(), t0());
+        assert!(!clock_mark::advance(&mut c.conn(), earlier, "m1").await.unwrap());
+        assert_eq!(clock_mark::get(&mut c.conn()).await.unwrap(), Some(mark(t0(), "m0")));
         let later = t0() + chrono::Duration::microseconds(1);
-        assert_eq!(clock_mark::raise(&mut c.conn(), later).await.unwrap(), later);
-        assert_eq!(clock_mark::get(&mut c.conn()).await.unwrap(), Some(later));
+        assert!(clock_mark::advance(&mut c.conn(), later, "m2").await.unwrap());
+        assert_eq!(clock_mark::get(&mut c.conn()).await.unwrap(), Some(mark(later, "m2")));
+        clock_mark::reset(&mut c.conn(), earlier, "m3").await.unwrap();
+        assert_eq!(clock_mark::get(&mut c.conn()).await.unwrap(), Some(mark(earlier, "m3")));
+    }
+
+    async fn entitlement_versions_count_up_per_scope(db: &TestDb) {
+        use store::entitlements::{GLOBAL, bump, version, versions};
+        let mut c = db.store.acquire().await.unwrap();
+        assert_eq!(version(&mut c.conn(), GLOBAL).await.unwrap(), 1);
+        assert_eq!(version(&mut c.conn(), "org-a").await.unwrap(), 0);
+        assert_eq!(bump(&mut c.conn(), "org-a").await.unwrap(), 1);
+        assert_eq!(bump(&mut c.conn(), "org-a").await.unwrap(), 2);
+        assert_eq!(bump(&mut c.conn(), GLOBAL).await.unwrap(), 2);
+        let mut all = versions(&mut c.conn()).await.unwrap();
+        all.sort();
+        assert_eq!(all, vec![(GLOBAL.into(), 2), ("org-a".into(), 2)]);
     }
 }
 
@@ -292,7 +312,8 @@ async fn timestamps_round_trip_identically_on_both_backends() {
     for backend in [Backend::Sqlite, Backend::Postgres] {
         let db = TestDb::new(backend).await;
         let mut c = db.store.acquire().await.unwrap();
-        seen.push(clock_mark::raise(&mut c.conn(), t).await.unwrap());
+        clock_mark::advance(&mut c.conn(), t, "m").await.unwrap();
+        seen.push(clock_mark::get(&mut c.conn()).await.unwrap().unwrap().high_water_at);
     }
     assert_eq!(seen[0], seen[1]);
     assert_eq!(seen[0].timestamp_subsec_nanos(), 123_456_000);
