@@ -7,11 +7,13 @@
 
 pub mod anchors;
 pub mod claims;
+pub mod input;
 pub mod ladder;
 pub mod sign;
 pub mod token;
 
 pub use anchors::{Anchor, Purpose};
 pub use claims::Claims;
+pub use input::engine_token;
 pub use ladder::State;
 pub use token::{Code, Expect, Rejected, Verified, verify};
