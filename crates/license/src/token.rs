@@ -132,8 +132,12 @@ fn reject(code: Code) -> Rejected {
     }
 }
 
-fn segment(s: &str) -> Result<Vec<u8>, Rejected> {
-    if s.is_empty() || s.contains('=') {
+/// One unpadded base64url segment. Only the signature may be empty: an empty string is the
+/// encoding of zero octets, and an unsecured JWS (`alg: none`, RFC 7515 §A.5) has exactly that,
+/// so it is refused by the algorithm check (step 3) rather than as malformed. Zero signature
+/// octets can never verify (step 6).
+fn segment(s: &str, may_be_empty: bool) -> Result<Vec<u8>, Rejected> {
+    if (s.is_empty() && !may_be_empty) || s.contains('=') {
         return Err(reject(Code::Malformed));
     }
     URL_SAFE_NO_PAD
@@ -157,9 +161,9 @@ pub fn verify(
     let [header_b64, payload_b64, signature_b64] = parts.as_slice() else {
         return Err(reject(Code::Malformed));
     };
-    let header = segment(header_b64)?;
-    let payload = segment(payload_b64)?;
-    let signature = segment(signature_b64)?;
+    let header = segment(header_b64, false)?;
+    let payload = segment(payload_b64, false)?;
+    let signature = segment(signature_b64, true)?;
     // 2. Header.
     let header: Value = serde_json::from_slice(&header).map_err(|_| reject(Code::Malformed))?;
     let header = header.as_object().ok_or_else(|| reject(Code::Malformed))?;
@@ -352,6 +356,16 @@ mod tests {
             ),
             (
                 header(json!({"alg": "HS256", "typ": "JWT", "kid": "lic-1"})),
+                Code::BadAlg,
+            ),
+            (format!("{h}.{p}."), Code::BadSignature),
+            (format!("{h}..{s}"), Code::Malformed),
+            (format!(".{p}.{s}"), Code::Malformed),
+            (
+                format!(
+                    "{}.{p}.",
+                    URL_SAFE_NO_PAD.encode(r#"{"alg":"none","typ":"JWT","kid":"lic-1"}"#)
+                ),
                 Code::BadAlg,
             ),
             (
