@@ -7,6 +7,7 @@
 
 pub mod authz;
 mod catalogue;
+pub mod entitlements;
 mod error;
 pub mod identity;
 pub mod jobs;
@@ -32,16 +33,32 @@ pub struct App {
     store: Store,
     clock: Arc<dyn Clock>,
     identity: Arc<identity::Identity>,
+    engine: Arc<entitlements::Engine>,
 }
 
 impl App {
     /// Wires the application over an opened store.
     pub fn new(store: Store, clock: Arc<dyn Clock>, identity: identity::IdentityConfig) -> Self {
+        let engine = entitlements::Engine::new(
+            entitlements::EntitlementConfig::community(),
+            identity.keys.license_clock.clone(),
+            clock.now(),
+        );
         Self {
             store,
             clock,
             identity: identity::Identity::new(identity),
+            engine: Arc::new(engine),
         }
+    }
+
+    /// Replaces the entitlement settings (mode, deployment id, `DEV_HEALTH_LICENSE`); a license
+    /// file is read at once. Call before serving.
+    pub fn with_entitlements(mut self, config: entitlements::EntitlementConfig) -> Self {
+        let key = self.identity.config.keys.license_clock.clone();
+        self.engine = Arc::new(entitlements::Engine::new(config, key, self.clock.now()));
+        self.reload_license_file(true);
+        self
     }
 
     /// Identity settings (public URL, keys), for the server's cookie and CSRF handling.

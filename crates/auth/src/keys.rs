@@ -126,6 +126,8 @@ pub struct ServerKeys {
     pub throttle: MacKey,
     /// Secrets at rest.
     pub secrets: SecretKeys,
+    /// The license clock high-water mark's MAC (entitlements spec §13).
+    pub license_clock: MacKey,
 }
 
 impl ServerKeys {
@@ -149,6 +151,7 @@ impl ServerKeys {
             csrf: MacKey(master.derive("dev-health csrf v1")),
             throttle: MacKey(master.derive("dev-health throttle v1")),
             secrets,
+            license_clock: MacKey(master.derive("dev-health license clock v1")),
         })
     }
 }

@@ -84,6 +84,23 @@ pub enum Reason {
     StorageError,
 }
 
+impl Reason {
+    /// The stable name used in API bodies and explanations.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Reason::KillSwitch => "kill_switch",
+            Reason::CommunityFloor => "community_floor",
+            Reason::OrgOverride => "org_override",
+            Reason::License => "license",
+            Reason::InGrace => "in_grace",
+            Reason::TierDefault => "tier_default",
+            Reason::NotLicensed => "not_licensed",
+            Reason::LicenseExpired => "license_expired",
+            Reason::StorageError => "storage_error",
+        }
+    }
+}
+
 /// A decision.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct Decision {

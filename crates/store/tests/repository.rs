@@ -313,7 +313,13 @@ async fn timestamps_round_trip_identically_on_both_backends() {
         let db = TestDb::new(backend).await;
         let mut c = db.store.acquire().await.unwrap();
         clock_mark::advance(&mut c.conn(), t, "m").await.unwrap();
-        seen.push(clock_mark::get(&mut c.conn()).await.unwrap().unwrap().high_water_at);
+        seen.push(
+            clock_mark::get(&mut c.conn())
+                .await
+                .unwrap()
+                .unwrap()
+                .high_water_at,
+        );
     }
     assert_eq!(seen[0], seen[1]);
     assert_eq!(seen[0].timestamp_subsec_nanos(), 123_456_000);

@@ -6,11 +6,10 @@ use domain::permission::marker::ApiTokensOwn;
 use domain::{Permission, Tier};
 use serde::{Deserialize, Deserializer, Serialize};
 use store::identity::api_tokens::{self, ApiToken};
-use store::identity::orgs;
 use uuid::Uuid;
 
 use super::errors;
-use super::orgs::{api_rate, is_token_admin, org_of, role_of};
+use super::orgs::{is_token_admin, org_of, role_of};
 use super::views::rfc3339;
 use crate::authz::Authorized;
 use crate::{App, AppError, ErrorKind, Result};
@@ -96,13 +95,8 @@ fn invalid(code: &'static str, message: String) -> AppError {
 
 impl App {
     async fn require_api_access(&self, org: domain::OrgId) -> Result<Tier> {
-        let mut c = self.store().acquire().await?;
-        let tier = orgs::by_id(&mut c.conn(), org)
-            .await?
-            .ok_or_else(|| errors::not_found("organization"))?
-            .tier;
-        api_rate(tier)?;
-        Ok(tier)
+        self.api_rate(org).await?;
+        Ok(self.entitlements_of(org).await.effective_tier)
     }
 
     /// `POST /org/api-tokens`.

@@ -109,7 +109,7 @@ impl App {
         let Some(role) = t.role.filter(|_| live) else {
             return Err(errors::invalid_token());
         };
-        let rate = super::orgs::api_rate(t.tier)?;
+        let rate = self.api_rate(t.org_id).await?;
         let bucket = Bucket::per_minute(rate);
         let state = self
             .identity()

@@ -107,47 +107,6 @@ pub(crate) fn throttled(code: &'static str, wait: Duration) -> AppError {
     .with("retry_after_s", secs)
 }
 
-/// 402 `limit_exceeded` (entitlements spec §6): `current` is usage before the action, which
-/// asked for one more.
-pub(crate) fn limit_exceeded(
-    limit: &str,
-    current: u64,
-    maximum: u64,
-    tier: domain::Tier,
-) -> AppError {
-    AppError::new(
-        ErrorKind::PaymentRequired,
-        "limit_exceeded",
-        format!("This organization has reached its {limit} limit ({current} of {maximum}); upgrade to add more."),
-    )
-    .with("limit", limit)
-    .with("current", current)
-    .with("maximum", maximum)
-    .with("requested", 1)
-    .with("current_tier", tier.as_str())
-}
-
-/// 402 `feature_not_licensed` (entitlements spec §6).
-pub(crate) fn feature_not_licensed(feature: domain::Feature, tier: domain::Tier) -> AppError {
-    AppError::new(
-        ErrorKind::PaymentRequired,
-        "feature_not_licensed",
-        format!(
-            "{} needs the {} plan.",
-            feature.description(),
-            feature.min_tier()
-        ),
-    )
-    .with("feature", feature.as_str())
-    .with("required_tier", feature.min_tier().as_str())
-    .with("current_tier", tier.as_str())
-    .with("reason", "not_licensed")
-    .with(
-        "upgrade_url",
-        format!("/settings/billing?feature={}", feature.as_str()),
-    )
-}
-
 pub(crate) fn internal() -> AppError {
     AppError::new(
         ErrorKind::Internal,

@@ -14,7 +14,7 @@ use uuid::Uuid;
 
 use super::accounts::{check_name, check_password, parse_email};
 use super::mail::Template;
-use super::orgs::{Seats, check_seat, org_of, role_of};
+use super::orgs::{Seats, org_of, role_of};
 use super::sessions::SignedIn;
 use super::views::{Page, rfc3339};
 use super::{Client, INVITE_TTL, errors};
@@ -172,7 +172,8 @@ impl App {
                 "That address already has a pending invite; resend it instead.",
             ));
         }
-        check_seat(&mut conn, org, now, Seats::MembersAndPending).await?;
+        self.check_seat(&mut conn, org, now, Seats::MembersAndPending)
+            .await?;
         let (token, hash) = one_time();
         let invite = Invite {
             id: Uuid::now_v7(),
@@ -426,7 +427,8 @@ impl App {
             ));
         }
         // Refused only while the org is at or over its limit (e.g. after a downgrade).
-        check_seat(&mut conn, invite.org_id, now, Seats::Members).await?;
+        self.check_seat(&mut conn, invite.org_id, now, Seats::Members)
+            .await?;
         memberships::insert(
             &mut conn,
             invite.org_id,

@@ -1,0 +1,106 @@
+//! Keeping snapshots current across replicas (entitlements spec §5.6): a PostgreSQL `LISTEN`
+//! on `dh_entitlements` (reconnecting with 0.5–10 s backoff; snapshots live at most 1 s while it
+//! is down), or on SQLite a 500 ms poll of the version rows for other processes on the same file.
+//! The same loop re-reads a `DEV_HEALTH_LICENSE` file every second and raises the clock mark
+//! every 60 s.
+
+use std::collections::HashMap;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use store::entitlements as rows;
+use tokio_util::sync::CancellationToken;
+
+use crate::App;
+
+const POLL: Duration = Duration::from_millis(500);
+const FILE_POLL: Duration = Duration::from_secs(1);
+const CLOCK_EVERY: Duration = Duration::from_secs(60);
+
+impl App {
+    /// Runs the entitlement background work until `stop` is cancelled: cross-replica
+    /// invalidation, the license file watch and the clock mark.
+    pub async fn run_entitlements(&self, stop: CancellationToken) {
+        let listen = self.listen_loop(stop.clone());
+        let housekeeping = self.housekeeping_loop(stop);
+        tokio::join!(listen, housekeeping);
+    }
+
+    async fn listen_loop(&self, stop: CancellationToken) {
+        let engine = self.engine();
+        if self.store().backend() == store::Backend::Sqlite {
+            let mut seen: HashMap<String, i64> = HashMap::new();
+            loop {
+                if let Ok(mut c) = self.store().acquire().await
+                    && let Ok(versions) = rows::versions(&mut c.conn()).await
+                {
+                    for (scope, v) in versions {
+                        if seen.insert(scope.clone(), v).is_some_and(|old| old != v) {
+                            engine.invalidate(&scope);
+                        }
+                    }
+                }
+                tokio::select! {
+                    () = stop.cancelled() => return,
+                    () = tokio::time::sleep(POLL) => {}
+                }
+            }
+        }
+        let mut backoff = Duration::from_millis(500);
+        loop {
+            let listener = tokio::select! {
+                () = stop.cancelled() => return,
+                l = self.store().listen(rows::CHANNEL) => l,
+            };
+            match listener {
+                Ok(Some(mut l)) => {
+                    // Anything may have changed while we were not listening.
+                    engine.invalidate(rows::GLOBAL);
+                    engine.listening.store(true, Ordering::SeqCst);
+                    backoff = Duration::from_millis(500);
+                    loop {
+                        let next = tokio::select! {
+                            () = stop.cancelled() => return,
+                            n = l.recv() => n,
+                        };
+                        match next {
+                            Ok(Some(payload)) => {
+                                let scope = payload.split(':').next().unwrap_or(rows::GLOBAL);
+                                engine.invalidate(scope);
+                            }
+                            Ok(None) | Err(_) => break,
+                        }
+                    }
+                    tracing::warn!(
+                        "entitlement notifications lost; snapshots now live at most 1 s"
+                    );
+                }
+                Ok(None) => return,
+                Err(e) => tracing::warn!(error = %e, "cannot listen for entitlement changes"),
+            }
+            engine.listening.store(false, Ordering::SeqCst);
+            tokio::select! {
+                () = stop.cancelled() => return,
+                () = tokio::time::sleep(backoff) => {}
+            }
+            backoff = (backoff * 2).min(Duration::from_secs(10));
+        }
+    }
+
+    async fn housekeeping_loop(&self, stop: CancellationToken) {
+        let mut since_clock = CLOCK_EVERY;
+        loop {
+            self.reload_license_file(false);
+            if since_clock >= CLOCK_EVERY {
+                since_clock = Duration::ZERO;
+                if let Err(e) = self.observe_clock().await {
+                    tracing::warn!(error = %e.message, "cannot raise the license clock mark");
+                }
+            }
+            tokio::select! {
+                () = stop.cancelled() => return,
+                () = tokio::time::sleep(FILE_POLL) => since_clock += FILE_POLL,
+            }
+        }
+    }
+}
