@@ -119,6 +119,49 @@ pub enum AdminCommand {
         #[arg(long)]
         to: String,
     },
+    /// The instance license (self-hosted).
+    #[command(subcommand)]
+    License(AdminLicenseCommand),
+    /// Entitlement decisions.
+    #[command(subcommand)]
+    Entitlements(AdminEntitlementsCommand),
+}
+
+/// `admin license` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum AdminLicenseCommand {
+    /// Install or replace the license key (refused while DEV_HEALTH_LICENSE is set).
+    Install {
+        /// The key, or @FILE to read it from a file.
+        token: String,
+    },
+    /// Make every running server re-read its DEV_HEALTH_LICENSE file within a second.
+    Reload,
+    /// Show the license status.
+    Status,
+    /// Reset the clock high-water mark to this machine's clock (audited).
+    ClockReset {
+        /// Required: the mark guards against clock rollback.
+        #[arg(long)]
+        confirm: bool,
+    },
+}
+
+/// `admin entitlements` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum AdminEntitlementsCommand {
+    /// Why each feature is or is not available to an org (reads the database directly).
+    Explain {
+        /// Org id or slug.
+        #[arg(long)]
+        org: String,
+        /// One feature key (all 16 without it).
+        #[arg(long)]
+        feature: Option<domain::Feature>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// `admin users` subcommands.

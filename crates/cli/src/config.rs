@@ -26,6 +26,11 @@ pub struct Config {
     pub database_url: Option<String>,
     /// `self_hosted` (one instance license) or `saas` (per-org entitlements).
     pub mode: Mode,
+    /// This instance's deployment id, matched against a license's `deployment_ids`
+    /// (`DEV_HEALTH_DEPLOYMENT_ID`).
+    pub deployment_id: String,
+    /// The license key, or a path to a file holding it (`DEV_HEALTH_LICENSE`; self-hosted only).
+    pub license: Option<String>,
     /// HTTP server.
     pub server: ServerSection,
     /// Job runner.
@@ -130,6 +135,8 @@ impl Default for Config {
             data_dir: PathBuf::from(".dev-health"),
             database_url: None,
             mode: Mode::SelfHosted,
+            deployment_id: "self-hosted".into(),
+            license: None,
             server: ServerSection::default(),
             worker: WorkerSection::default(),
             database: DatabaseSection::default(),
@@ -383,6 +390,13 @@ impl Loaded {
             ));
         }
         self.proxy_trust()?;
+        if let Err(e) = app::entitlements::check_deployment_id(&c.deployment_id) {
+            return Err(self.invalid(
+                "deployment_id",
+                e.to_string(),
+                "use the id your license was issued for, e.g. acme-prod (the default is self-hosted)",
+            ));
+        }
         if c.worker.concurrency == 0 {
             return Err(self.invalid(
                 "worker.concurrency",
@@ -544,6 +558,28 @@ impl Loaded {
         Ok(config)
     }
 
+    /// Entitlement settings for the app.
+    pub fn entitlements(&self) -> app::entitlements::EntitlementConfig {
+        let c = &self.config;
+        let mode = match c.mode {
+            Mode::SelfHosted => app::entitlements::Mode::SelfHosted,
+            Mode::Saas => app::entitlements::Mode::Saas,
+        };
+        if mode == app::entitlements::Mode::Saas && c.license.is_some() {
+            tracing::warn!("DEV_HEALTH_LICENSE is ignored in SaaS mode; plans come from billing");
+        }
+        let setting = c
+            .license
+            .as_deref()
+            .filter(|l| !l.trim().is_empty())
+            .map(app::entitlements::LicenseSetting::parse);
+        match app::entitlements::EntitlementConfig::new(mode, &c.deployment_id, setting) {
+            Ok(config) => config,
+            // validate() checked the deployment id at load time.
+            Err(e) => unreachable!("{e}"),
+        }
+    }
+
     /// Pool options.
     pub fn pool_options(&self) -> store::PoolOptions {
         store::PoolOptions {
@@ -559,7 +595,15 @@ impl Loaded {
         flatten("", &value, &mut out);
         out.into_iter()
             .map(|(key, v)| {
-                let shown = if key == "secrets.master_key" {
+                let shown = if key == "license" {
+                    match &self.config.license {
+                        Some(l) => match app::entitlements::LicenseSetting::parse(l) {
+                            app::entitlements::LicenseSetting::Value(_) => "[redacted]".into(),
+                            app::entitlements::LicenseSetting::File(p) => p.display().to_string(),
+                        },
+                        None => "(not set)".into(),
+                    }
+                } else if key == "secrets.master_key" {
                     match &self.config.secrets.master_key {
                         Some(_) => "[redacted]".into(),
                         None => "(unset)".into(),

@@ -32,3 +32,29 @@ pub fn on_signal() -> CancellationToken {
     });
     token
 }
+
+/// Re-reads the `DEV_HEALTH_LICENSE` file on every `SIGHUP` until `stop` fires (spec §14).
+pub fn reload_license_on_hangup(app: app::App, stop: CancellationToken) {
+    #[cfg(unix)]
+    tokio::spawn(async move {
+        use tokio::signal::unix::{SignalKind, signal};
+        let Ok(mut hup) = signal(SignalKind::hangup()) else {
+            tracing::warn!("cannot listen for SIGHUP; license files are still re-read on change");
+            return;
+        };
+        loop {
+            tokio::select! {
+                () = stop.cancelled() => return,
+                got = hup.recv() => {
+                    if got.is_none() {
+                        return;
+                    }
+                    let changed = app.reload_license_file(true);
+                    tracing::info!(changed, "SIGHUP: license re-read");
+                }
+            }
+        }
+    });
+    #[cfg(not(unix))]
+    let _ = (app, stop);
+}

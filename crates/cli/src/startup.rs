@@ -86,7 +86,8 @@ pub async fn app(store: Store, loaded: &Loaded) -> Result<App, CliError> {
             "this build trusts the public TEST license keys (test-keys feature); never run it in production"
         );
     }
-    let app = App::new(store, Arc::new(SystemClock), loaded.identity()?);
+    let app = App::new(store, Arc::new(SystemClock), loaded.identity()?)
+        .with_entitlements(loaded.entitlements());
     app.verify_catalogue().await?;
     Ok(app)
 }

@@ -168,3 +168,33 @@ impl<S: Send + Sync> FromRequestParts<S> for Caller {
             .ok_or_else(|| ApiError(app::authz::unauthenticated()))
     }
 }
+
+/// The HTTP gate of a paid feature (entitlements spec §5.5): a handler taking
+/// `RequireFeature<F>` runs only when the caller's org may use `F`; otherwise the §6 refusal
+/// (402 `feature_not_licensed`, 403 `feature_disabled`, 503 `entitlements_unavailable`). The
+/// org is always the authenticated principal's.
+#[derive(Debug, Clone, Copy)]
+pub struct RequireFeature<F: domain::FeatureMarker>(std::marker::PhantomData<F>);
+
+impl<F: domain::FeatureMarker> FromRequestParts<crate::AppState> for RequireFeature<F> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &crate::AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let principal = parts
+            .extensions
+            .get::<Principal>()
+            .ok_or_else(|| ApiError(app::authz::unauthenticated()))?;
+        let Some((org, _)) = principal.membership else {
+            return Err(ApiError(AppError::new(
+                ErrorKind::Forbidden,
+                "forbidden",
+                "Select an organization first.",
+            )));
+        };
+        state.app.require(org, F::FEATURE).await?;
+        Ok(RequireFeature(std::marker::PhantomData))
+    }
+}

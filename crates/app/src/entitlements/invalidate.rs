@@ -36,7 +36,7 @@ impl App {
                 {
                     for (scope, v) in versions {
                         if seen.insert(scope.clone(), v).is_some_and(|old| old != v) {
-                            engine.invalidate(&scope);
+                            self.invalidated(&scope);
                         }
                     }
                 }
@@ -66,7 +66,7 @@ impl App {
                         match next {
                             Ok(Some(payload)) => {
                                 let scope = payload.split(':').next().unwrap_or(rows::GLOBAL);
-                                engine.invalidate(scope);
+                                self.invalidated(scope);
                             }
                             Ok(None) | Err(_) => break,
                         }
@@ -85,6 +85,25 @@ impl App {
             }
             backoff = (backoff * 2).min(Duration::from_secs(10));
         }
+    }
+
+    /// Another process changed `scope`: drop its snapshots; a global change (a license
+    /// install or `admin license reload`) also re-reads a license file.
+    fn invalidated(&self, scope: &str) {
+        self.engine().invalidate(scope);
+        if scope == rows::GLOBAL {
+            self.reload_license_file(true);
+        }
+    }
+
+    /// `dev-health admin license reload`: every replica re-reads its license file and drops its
+    /// snapshots within a second.
+    pub async fn request_license_reload(&self) -> crate::Result<()> {
+        let mut tx = self.store().begin().await?;
+        rows::bump(&mut tx.conn(), rows::GLOBAL).await?;
+        tx.commit().await?;
+        self.invalidated(rows::GLOBAL);
+        Ok(())
     }
 
     async fn housekeeping_loop(&self, stop: CancellationToken) {

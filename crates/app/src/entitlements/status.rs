@@ -157,6 +157,22 @@ impl App {
         })
     }
 
+    /// An org by id or slug (the CLI's `--org`).
+    pub async fn resolve_org(&self, id_or_slug: &str) -> Result<OrgId> {
+        let mut c = self.store().acquire().await?;
+        let found = match id_or_slug.parse::<OrgId>() {
+            Ok(id) => store::identity::orgs::by_id(&mut c.conn(), id).await?,
+            Err(_) => store::identity::orgs::by_slug(&mut c.conn(), id_or_slug).await?,
+        };
+        found.map(|o| o.id).ok_or_else(|| {
+            crate::AppError::new(
+                crate::ErrorKind::NotFound,
+                "not_found",
+                format!("No organization {id_or_slug:?}."),
+            )
+        })
+    }
+
     async fn usage_json(&self, s: &OrgSnapshot) -> Result<Value> {
         let mut c = self.store().acquire().await?;
         let u = store::entitlements::usage(&mut c.conn(), s.org_id).await?;

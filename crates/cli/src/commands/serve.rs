@@ -47,6 +47,12 @@ pub async fn run(file: Option<&Path>, args: ServeArgs) -> Result<(), CliError> {
     };
     let (router, _) = server::build(app.clone(), config);
     let stop = shutdown::on_signal();
+    shutdown::reload_license_on_hangup(app.clone(), stop.clone());
+    let entitlements = {
+        let app = app.clone();
+        let stop = stop.clone();
+        tokio::spawn(async move { app.run_entitlements(stop).await })
+    };
     let worker = (!args.no_worker).then(|| {
         let worker = Worker::new(
             app.clone(),
@@ -85,6 +91,7 @@ pub async fn run(file: Option<&Path>, args: ServeArgs) -> Result<(), CliError> {
     if let Some(worker) = worker {
         let _ = worker.await;
     }
+    let _ = entitlements.await;
     store.close().await;
     tracing::info!("stopped");
     Ok(())

@@ -2,6 +2,7 @@
 
 mod auth;
 mod docs;
+mod license;
 mod org;
 mod system;
 
@@ -12,5 +13,6 @@ pub(crate) fn routes(routes: Routes) -> Routes {
     let routes = system::routes(routes);
     let routes = auth::routes(routes);
     let routes = org::routes(routes);
+    let routes = license::routes(routes);
     docs::routes(routes)
 }

@@ -16,7 +16,9 @@ use utoipa_axum::routes;
 
 use super::auth::private;
 use crate::access::{Access, Routes};
-use crate::extract::{ApiJson, ApiQuery, Caller, ClientInfo, MaybePrincipal, PathId};
+use crate::extract::{
+    ApiJson, ApiQuery, Caller, ClientInfo, MaybePrincipal, PathId, RequireFeature,
+};
 use crate::{ApiError, AppState, Auth};
 
 type Answer = Result<Response, ApiError>;
@@ -233,6 +235,7 @@ async fn transfer(
 async fn create_token(
     State(s): State<AppState>,
     Auth(a): Auth<ApiTokensOwn>,
+    _: RequireFeature<domain::feature::marker::ApiAccess>,
     ApiJson(input): ApiJson<NewTokenInput>,
 ) -> Answer {
     Ok(private(
