@@ -30,7 +30,7 @@ struct Fixture {
 
 async fn fixture(e: &Env, db: &TestDb) -> Fixture {
     let owner = e.setup("owner@example.com").await;
-    set_tier(db, owner.org_id.unwrap(), Tier::Team).await;
+    set_tier(e, owner.org_id.unwrap(), Tier::Team).await;
     let viewer = e
         .add_member(&owner, "viewer@example.com", Role::Viewer)
         .await;
@@ -98,7 +98,9 @@ fn predicted_denial(route: &RouteDecl, who: &str) -> Option<StatusCode> {
         "viewer" => (Some(Role::Viewer), None, false),
         "editor" => (Some(Role::Editor), None, false),
         "admin" => (Some(Role::Admin), None, false),
-        "owner" | "other_owner" => (Some(Role::Owner), None, false),
+        // The owner made by setup is also the instance's platform admin.
+        "owner" => (Some(Role::Owner), None, true),
+        "other_owner" => (Some(Role::Owner), None, false),
         "platform_admin" => (None, None, true),
         "token_scoped" => (Some(Role::Owner), Some(true), false),
         _ => (Some(Role::Owner), Some(false), false),

@@ -221,7 +221,7 @@ backend_tests! {
         assert_eq!((full.status, full.code()), (StatusCode::PAYMENT_REQUIRED, "limit_exceeded"));
         assert_eq!((full.body["current"].as_u64(), full.body["maximum"].as_u64()), (Some(3), Some(3)));
         assert_eq!((full.body["current_tier"].as_str(), full.body["requested"].as_u64()), (Some("community"), Some(1)));
-        set_tier(db, owner.org_id.unwrap(), Tier::Team).await;
+        set_tier(&e, owner.org_id.unwrap(), Tier::Team).await;
         let invited = e.post("/api/v1/org/invites", Some(&admin.access), json!({"email": "x@example.com", "role": "editor"})).await;
         assert_eq!(invited.status, StatusCode::CREATED);
         let dup = e.post("/api/v1/org/invites", Some(&owner.access), json!({"email": "X@example.com", "role": "viewer"})).await;
@@ -271,7 +271,7 @@ backend_tests! {
     async fn a_removed_member_loses_sessions_and_tokens_at_once(db: &TestDb) {
         let e = env(db);
         let owner = e.setup("owner@example.com").await;
-        set_tier(db, owner.org_id.unwrap(), Tier::Team).await;
+        set_tier(&e, owner.org_id.unwrap(), Tier::Team).await;
         let editor = e.add_member(&owner, "editor@example.com", Role::Editor).await;
         let token = e.token(&editor, "ci", &["analytics:read", "members:read"]).await;
         assert_eq!(e.get("/api/v1/org/members", Some(&token)).await.status, StatusCode::OK);
@@ -290,7 +290,7 @@ backend_tests! {
         let community = e.post("/api/v1/org/api-tokens", Some(&owner.access), json!({"name": "ci", "scopes": ["analytics:read"]})).await;
         assert_eq!((community.status, community.code()), (StatusCode::PAYMENT_REQUIRED, "feature_not_licensed"));
         assert_eq!((community.body["feature"].as_str(), community.body["required_tier"].as_str(), community.body["current_tier"].as_str()), (Some("api_access"), Some("team"), Some("community")));
-        set_tier(db, owner.org_id.unwrap(), Tier::Team).await;
+        set_tier(&e, owner.org_id.unwrap(), Tier::Team).await;
         let viewer = e.add_member(&owner, "viewer@example.com", Role::Viewer).await;
         let viewer_access = viewer.access.clone();
         let create = |body| e.post("/api/v1/org/api-tokens", Some(&viewer_access), body);
@@ -346,7 +346,7 @@ backend_tests! {
     async fn other_orgs_are_invisible(db: &TestDb) {
         let e = env(db);
         let owner = e.setup("owner@example.com").await;
-        set_tier(db, owner.org_id.unwrap(), Tier::Team).await;
+        set_tier(&e, owner.org_id.unwrap(), Tier::Team).await;
         let viewer = e.add_member(&owner, "viewer@example.com", Role::Viewer).await;
         let invite = e.post("/api/v1/org/invites", Some(&owner.access), json!({"email": "x@example.com", "role": "viewer"})).await;
         let invite_id = invite.body["id"].as_str().unwrap().to_owned();
@@ -479,7 +479,7 @@ backend_tests! {
         let one = env(db);
         let two = support::replica(&one, db);
         let owner = one.setup("owner@example.com").await;
-        set_tier(db, owner.org_id.unwrap(), Tier::Team).await;
+        set_tier(&one, owner.org_id.unwrap(), Tier::Team).await;
         let editor = one.add_member(&owner, "editor@example.com", Role::Editor).await;
         let token = one.token(&editor, "ci", &["members:read"]).await;
         assert_eq!(two.get("/api/v1/auth/me", Some(&editor.access)).await.status, StatusCode::OK, "warms replica two's cache");
@@ -557,7 +557,7 @@ backend_tests! {
     async fn acceptance_over_the_users_limit_answers_402(db: &TestDb) {
         let e = env(db);
         let owner = e.setup("owner@example.com").await;
-        set_tier(db, owner.org_id.unwrap(), Tier::Team).await;
+        set_tier(&e, owner.org_id.unwrap(), Tier::Team).await;
         for email in ["a@example.com", "b@example.com"] {
             e.add_member(&owner, email, Role::Viewer).await;
         }
@@ -567,7 +567,7 @@ backend_tests! {
         }
         // Back on community (3 seats): pending invites stay, accepting one works while the org
         // is under its limit and is refused once it is at it (entitlements spec §16, §17).
-        set_tier(db, owner.org_id.unwrap(), Tier::Community).await;
+        set_tier(&e, owner.org_id.unwrap(), Tier::Community).await;
         let token = e.mailed_token("c@example.com", "invite").await;
         let a = e.post("/api/v1/invites/accept", None, json!({"token": token, "password": PASSWORD})).await;
         assert_eq!((a.status, a.code()), (StatusCode::PAYMENT_REQUIRED, "limit_exceeded"), "{a:?}");

@@ -34,9 +34,7 @@ impl App {
         }
     }
 
-    /// `ensure_limit`: refuses `requested` more when `current + requested` exceeds the org's
-    /// `limit` (402 `limit_exceeded`). The caller counts `current` inside the transaction that
-    /// holds the org's lock, so concurrent additions cannot overshoot.
+    /// `ensure_limit` for callers outside a transaction (see [`OrgSnapshot::ensure_limit`]).
     pub async fn ensure_limit(
         &self,
         org: OrgId,
@@ -44,20 +42,9 @@ impl App {
         current: u64,
         requested: u64,
     ) -> Result<()> {
-        let s = self.entitlements_of(org).await;
-        match s.limit(limit) {
-            LimitValue::Max(max) if current.saturating_add(requested) > max => {
-                tracing::info!(%org, limit = limit.as_str(), current, maximum = max, "limit.exceeded");
-                Err(errors::limit_exceeded(
-                    limit,
-                    current,
-                    max,
-                    requested,
-                    s.effective_tier,
-                ))
-            }
-            _ => Ok(()),
-        }
+        self.entitlements_of(org)
+            .await
+            .ensure_limit(limit, current, requested)
     }
 
     /// The org's API rate per minute; 402 `feature_not_licensed` (`api_access`) when API
@@ -123,5 +110,27 @@ impl App {
         self.engine.invalidate(store::entitlements::GLOBAL);
         tracing::info!(before = ?before, after = %now, "audit: license.clock_reset");
         Ok(before)
+    }
+}
+
+impl OrgSnapshot {
+    /// `ensure_limit`: refuses `requested` more when `current + requested` exceeds `limit`
+    /// (402 `limit_exceeded`). The caller counts `current` inside the transaction that holds the
+    /// org's lock, so concurrent additions cannot overshoot; the snapshot is read before that
+    /// transaction, because building one needs its own connection.
+    pub fn ensure_limit(&self, limit: Limit, current: u64, requested: u64) -> Result<()> {
+        match self.limit(limit) {
+            LimitValue::Max(max) if current.saturating_add(requested) > max => {
+                tracing::info!(org = %self.org_id, limit = limit.as_str(), current, maximum = max, "limit.exceeded");
+                Err(errors::limit_exceeded(
+                    limit,
+                    current,
+                    max,
+                    requested,
+                    self.effective_tier,
+                ))
+            }
+            _ => Ok(()),
+        }
     }
 }

@@ -151,6 +151,8 @@ impl App {
             ));
         }
         let email = parse_email(&input.email)?;
+        // Read before the transaction: building a snapshot needs its own connection.
+        let entitlements = self.entitlements_of(org).await;
         let mut tx = self.store().begin_write().await?;
         let mut conn = tx.conn();
         memberships::lock_org(&mut conn, org).await?;
@@ -172,7 +174,7 @@ impl App {
                 "That address already has a pending invite; resend it instead.",
             ));
         }
-        self.check_seat(&mut conn, org, now, Seats::MembersAndPending)
+        self.check_seat(&mut conn, &entitlements, now, Seats::MembersAndPending)
             .await?;
         let (token, hash) = one_time();
         let invite = Invite {
@@ -341,11 +343,12 @@ impl App {
     ) -> Result<SignedIn> {
         let now = self.clock().now();
         self.identity().buckets.auth(client.ip, now)?;
-        let hash = {
+        let (hash, invite_org) = {
             let mut c = self.store().acquire().await?;
             let invite = self.live_invite(&mut c.conn(), &input.token).await?;
+            let invite_org = invite.org_id;
             let session_user = principal.filter(|p| p.credential == Credential::Session);
-            match session_user {
+            let hash = match session_user {
                 Some(p) => {
                     let me = users::by_id(&mut c.conn(), p.user_id)
                         .await?
@@ -375,8 +378,11 @@ impl App {
                     check_password(password, &email)?;
                     Some(self.identity().passwords.hash(password.to_owned()).await?)
                 }
-            }
+            };
+            (hash, invite_org)
         };
+        // Read before the transaction: building a snapshot needs its own connection.
+        let entitlements = self.entitlements_of(invite_org).await;
         let name = match &input.name {
             Some(n) => check_name("name", n)?,
             None => String::new(),
@@ -427,7 +433,7 @@ impl App {
             ));
         }
         // Refused only while the org is at or over its limit (e.g. after a downgrade).
-        self.check_seat(&mut conn, invite.org_id, now, Seats::Members)
+        self.check_seat(&mut conn, &entitlements, now, Seats::Members)
             .await?;
         memberships::insert(
             &mut conn,

@@ -35,16 +35,18 @@ pub(crate) enum Seats {
 
 impl crate::App {
     /// Refuses one more seat when the org is at its `users` limit: 402 `limit_exceeded` with
-    /// `current` and `maximum`. Call with the org locked. Seats are the org's members (SaaS) or
+    /// `current` and `maximum`. Call with the org locked, with the snapshot read before the
+    /// transaction began. Seats are the org's members (SaaS) or
     /// the deployment's distinct active users (self-hosted), plus the org's pending invites when
     /// an invite is being created (entitlements spec §4, §16).
     pub(crate) async fn check_seat(
         &self,
         conn: &mut Conn<'_>,
-        org: OrgId,
+        entitlements: &crate::entitlements::OrgSnapshot,
         now: chrono::DateTime<chrono::Utc>,
         seats: Seats,
     ) -> Result<()> {
+        let org = entitlements.org_id;
         let usage = store::entitlements::usage(conn, org).await?;
         let members = match self.engine().config.mode {
             crate::entitlements::Mode::Saas => usage.org_members,
@@ -55,7 +57,7 @@ impl crate::App {
             Seats::Members => 0,
         };
         let current = u64::try_from(members + pending).unwrap_or(0);
-        self.ensure_limit(org, Limit::Users, current, 1).await
+        entitlements.ensure_limit(Limit::Users, current, 1)
     }
 }
 

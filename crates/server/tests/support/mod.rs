@@ -11,7 +11,7 @@ use axum::Router;
 use axum::body::{Body, to_bytes};
 use axum::extract::ConnectInfo;
 use axum::http::{HeaderMap, Method, Request, StatusCode, header};
-use domain::{ManualClock, OrgId, Role, Tier, UserId};
+use domain::{Clock, ManualClock, OrgId, Role, Tier, UserId};
 use serde_json::{Value, json};
 use store::testing::TestDb;
 use tower::ServiceExt;
@@ -28,13 +28,22 @@ pub struct Env {
     next_ip: Arc<AtomicU32>,
 }
 
+/// The deployment id of the test server (SaaS mode: each org's plan is a pushed entitlement).
+pub const DEPLOYMENT: &str = "saas-test";
+
+fn saas() -> app::entitlements::EntitlementConfig {
+    app::entitlements::EntitlementConfig::new(app::entitlements::Mode::Saas, DEPLOYMENT, None)
+        .unwrap()
+}
+
 pub fn env(db: &TestDb) -> Env {
     let clock = Arc::new(ManualClock::new(chrono::Utc::now()));
     let app = app::App::new(
         db.store.clone(),
         clock.clone(),
         app::identity::IdentityConfig::ephemeral(PUBLIC),
-    );
+    )
+    .with_entitlements(saas());
     let router = server::build(app.clone(), server::ServerConfig::default()).0;
     Env {
         router,
@@ -50,7 +59,8 @@ pub fn replica(env: &Env, db: &TestDb) -> Env {
         db.store.clone(),
         env.clock.clone(),
         env.app.identity_config().clone(),
-    );
+    )
+    .with_entitlements(saas());
     let router = server::build(app.clone(), server::ServerConfig::default()).0;
     Env {
         router,
@@ -281,11 +291,30 @@ impl Env {
 }
 
 /// Sets an org's tier directly (the entitlement path arrives with a later issue).
-pub async fn set_tier(db: &TestDb, org: OrgId, tier: Tier) {
-    let mut c = db.store.acquire().await.unwrap();
-    store::identity::orgs::set_tier(&mut c.conn(), org, tier, chrono::Utc::now())
-        .await
+/// Gives the org `tier` the way production does: an entitlement signed with the test
+/// entitlement key, accepted through the same service the license-service push uses.
+pub async fn set_tier(env: &Env, org: OrgId, tier: Tier) {
+    static LAST_IAT: std::sync::atomic::AtomicI64 = std::sync::atomic::AtomicI64::new(0);
+    let now = env.clock.now().timestamp();
+    // A newer push must carry a later iat; keep them increasing within the test process.
+    let next = |last: i64| last.max(now - 60) + 1;
+    let iat = next(
+        LAST_IAT
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |l| Some(next(l)))
+            .unwrap(),
+    );
+    let key = license::anchors::signing_key_from_hex(license::anchors::TEST_ENTITLEMENT_SEED_HEX)
         .unwrap();
+    let payload = json!({
+        "iss": license::claims::ISSUER, "sub": org.to_string(), "jti": uuid::Uuid::now_v7().to_string(),
+        "iat": iat, "exp": now + 365 * 86_400, "tier": tier.as_str(), "features": {}, "limits": {},
+        "deployment_ids": [DEPLOYMENT], "grace_days": 7,
+    });
+    let token = license::sign::sign(&payload, "dh-test-entitlement-1", &key);
+    assert!(
+        env.app.accept_entitlement(&token).await.unwrap(),
+        "entitlement applied"
+    );
 }
 
 /// A digest of every identity table, to prove a refused request changed nothing.
