@@ -82,6 +82,8 @@ impl App {
             return Err(errors::unavailable());
         }
         let engine = self.engine();
+        // The clock is observed afresh: a rollback after the snapshot was built still shows.
+        let clock = self.observe_clock().await.unwrap_or(s.clock);
         let (reload_error, checked_at) = engine.instance.reload_state();
         let token = s.token.clone();
         let state = token.as_ref().map_or("none", |t| t.state);
@@ -122,12 +124,12 @@ impl App {
             )),
             _ => {}
         }
-        if s.clock.rollback_detected {
+        if clock.rollback_detected {
             warnings.push(warning("clock_rollback_suspected", format!(
                 "The system clock is {} hours behind the latest time this installation has seen; licenses are evaluated at the later time.",
-                s.clock.behind_by_s.unwrap_or(0) / 3600)));
+                clock.behind_by_s.unwrap_or(0) / 3600)));
         }
-        if s.clock.watermark_tampered {
+        if clock.watermark_tampered {
             warnings.push(warning("clock_watermark_tampered", "The stored clock high-water mark does not verify and is ignored; run `dev-health admin license clock-reset --confirm`.".into()));
         }
         if let Some(e) = &reload_error {
@@ -151,7 +153,7 @@ impl App {
                 .map(|c| json!({ "code": c })),
             license: token,
             reload: json!({ "error": reload_error.map(|e: ReloadError| json!({"code": e.code, "at": e.at})), "last_checked_at": checked_at }),
-            clock: s.clock,
+            clock,
             usage,
             warnings,
         })

@@ -393,7 +393,7 @@ impl App {
         }
         {
             let mut c = self.store().acquire().await?;
-            throttle::release(&mut c.conn(), &key, now).await?;
+            throttle::release(&mut c.conn(), &key).await?;
         }
         check_password(&input.new_password, &email)?;
         let hash = self.identity().passwords.hash(input.new_password).await?;

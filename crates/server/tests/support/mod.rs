@@ -37,13 +37,18 @@ fn saas() -> app::entitlements::EntitlementConfig {
 }
 
 pub fn env(db: &TestDb) -> Env {
+    env_with(db, saas())
+}
+
+/// A test server with the given entitlement settings (e.g. a self-hosted license).
+pub fn env_with(db: &TestDb, entitlements: app::entitlements::EntitlementConfig) -> Env {
     let clock = Arc::new(ManualClock::new(chrono::Utc::now()));
     let app = app::App::new(
         db.store.clone(),
         clock.clone(),
         app::identity::IdentityConfig::ephemeral(PUBLIC),
     )
-    .with_entitlements(saas());
+    .with_entitlements(entitlements);
     let router = server::build(app.clone(), server::ServerConfig::default()).0;
     Env {
         router,
@@ -67,6 +72,27 @@ pub fn replica(env: &Env, db: &TestDb) -> Env {
         app,
         clock: env.clock.clone(),
         next_ip: Arc::new(AtomicU32::new(100_000)),
+    }
+}
+
+/// A second replica with its own entitlement settings.
+pub fn replica_with(
+    env: &Env,
+    db: &TestDb,
+    entitlements: app::entitlements::EntitlementConfig,
+) -> Env {
+    let app = app::App::new(
+        db.store.clone(),
+        env.clock.clone(),
+        env.app.identity_config().clone(),
+    )
+    .with_entitlements(entitlements);
+    let router = server::build(app.clone(), server::ServerConfig::default()).0;
+    Env {
+        router,
+        app,
+        clock: env.clock.clone(),
+        next_ip: Arc::new(AtomicU32::new(200_000)),
     }
 }
 
@@ -291,6 +317,29 @@ impl Env {
 }
 
 /// Sets an org's tier directly (the entitlement path arrives with a later issue).
+/// A license key signed with the public test license key (`dh-test-license-1`), for
+/// `deployment` ("self-hosted" on a default install), valid from `iat` to `exp` (Unix seconds).
+pub fn test_license(tier: Tier, iat: i64, exp: i64, grace_days: i64, deployment: &str) -> String {
+    let key =
+        license::anchors::signing_key_from_hex(license::anchors::TEST_LICENSE_SEED_HEX).unwrap();
+    let payload = json!({
+        "iss": license::claims::ISSUER, "sub": "cus_test", "jti": uuid::Uuid::now_v7().to_string(),
+        "iat": iat, "exp": exp, "tier": tier.as_str(), "features": {}, "limits": {},
+        "deployment_ids": [deployment], "grace_days": grace_days,
+    });
+    license::sign::sign(&payload, "dh-test-license-1", &key)
+}
+
+/// Self-hosted settings with `DEV_HEALTH_LICENSE` holding `token` (or unset).
+pub fn self_hosted(token: Option<String>) -> app::entitlements::EntitlementConfig {
+    app::entitlements::EntitlementConfig::new(
+        app::entitlements::Mode::SelfHosted,
+        "self-hosted",
+        token.map(app::entitlements::LicenseSetting::Value),
+    )
+    .unwrap()
+}
+
 /// Gives the org `tier` the way production does: an entitlement signed with the test
 /// entitlement key, accepted through the same service the license-service push uses.
 pub async fn set_tier(env: &Env, org: OrgId, tier: Tier) {

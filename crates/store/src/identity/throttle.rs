@@ -55,6 +55,11 @@ pub async fn claim(
     Ok(Claim::Busy { retry_at })
 }
 
+/// A released slot and a cleared delay are stored as the epoch, not as "now": a machine clock
+/// set back later must not find them still in the future (login is never blocked by a clock
+/// rollback, entitlements spec §5.7).
+const RELEASED: DateTime<Utc> = DateTime::UNIX_EPOCH;
+
 /// Records a failed attempt: `failures` becomes `failures`, the next attempt waits until
 /// `next_allowed_at`, and the slot is released.
 pub async fn fail(
@@ -66,8 +71,8 @@ pub async fn fail(
 ) -> Result<()> {
     on_conn!(conn, c => sqlx::query(
         "UPDATE login_throttle SET failures = $2, last_failure_at = $3, next_allowed_at = $4, \
-           slot_until = $3 WHERE key = $1")
-        .bind(key).bind(failures).bind(Ts::new(now)).bind(Ts::new(next_allowed_at))
+           slot_until = $5 WHERE key = $1")
+        .bind(key).bind(failures).bind(Ts::new(now)).bind(Ts::new(next_allowed_at)).bind(Ts::new(RELEASED))
         .execute(&mut *c).await.map(|_| ()))?;
     Ok(())
 }
@@ -76,15 +81,15 @@ pub async fn fail(
 pub async fn reset(conn: &mut Conn<'_>, key: &str, now: DateTime<Utc>) -> Result<()> {
     on_conn!(conn, c => sqlx::query(
         "UPDATE login_throttle SET failures = 0, last_failure_at = NULL, window_started_at = $2, \
-           next_allowed_at = $2, slot_until = $2 WHERE key = $1")
-        .bind(key).bind(Ts::new(now)).execute(&mut *c).await.map(|_| ()))?;
+           next_allowed_at = $3, slot_until = $3 WHERE key = $1")
+        .bind(key).bind(Ts::new(now)).bind(Ts::new(RELEASED)).execute(&mut *c).await.map(|_| ()))?;
     Ok(())
 }
 
 /// Releases the slot without counting anything (the attempt ended before a password check).
-pub async fn release(conn: &mut Conn<'_>, key: &str, now: DateTime<Utc>) -> Result<()> {
+pub async fn release(conn: &mut Conn<'_>, key: &str) -> Result<()> {
     on_conn!(conn, c => sqlx::query("UPDATE login_throttle SET slot_until = $2 WHERE key = $1")
-        .bind(key).bind(Ts::new(now)).execute(&mut *c).await.map(|_| ()))?;
+        .bind(key).bind(Ts::new(RELEASED)).execute(&mut *c).await.map(|_| ()))?;
     Ok(())
 }
 
