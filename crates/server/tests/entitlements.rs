@@ -263,4 +263,36 @@ backend_tests! {
         // The warm replica keeps serving its still-valid snapshot (a correct earlier decision).
         e.app.require(org, Feature::CapacityPlanning).await.unwrap();
     }
+
+    async fn a_downgrade_deletes_nothing_and_blocks_only_additions(db: &TestDb) {
+        let e = env(db);
+        let owner = e.setup("owner@example.com").await;
+        let org = owner.org_id.unwrap();
+        set_tier(&e, org, Tier::Enterprise).await;
+        let mut members = Vec::new();
+        for (i, role) in [domain::Role::Admin, domain::Role::Editor, domain::Role::Viewer, domain::Role::Viewer].into_iter().enumerate() {
+            members.push(e.add_member(&owner, &format!("m{i}@example.com"), role).await);
+        }
+        let token = e.token(&owner, "ci", &["members:read"]).await;
+        assert_eq!(e.get("/api/v1/org/members", Some(&token)).await.status, StatusCode::OK);
+        let before = support::digest(db).await;
+
+        set_tier(&e, org, Tier::Community).await;
+        let after = support::digest(db).await;
+        assert_eq!(before, after, "a downgrade deletes and revokes nothing");
+        for m in &members {
+            let listed = e.get("/api/v1/org/members", Some(&m.access)).await;
+            assert_eq!((listed.status, listed.body["items"].as_array().map(Vec::len)), (StatusCode::OK, Some(5)), "every member keeps access");
+        }
+        let invite = e.post("/api/v1/org/invites", Some(&owner.access), json!({"email": "new@example.com", "role": "viewer"})).await;
+        assert_eq!((invite.status, invite.code(), invite.body["current"].as_u64(), invite.body["maximum"].as_u64()), (StatusCode::PAYMENT_REQUIRED, "limit_exceeded", Some(5), Some(3)));
+        let unusable = e.get("/api/v1/org/members", Some(&token)).await;
+        assert_eq!((unusable.status, unusable.code()), (StatusCode::PAYMENT_REQUIRED, "feature_not_licensed"), "tokens are kept but not usable");
+        let listed = e.get("/api/v1/org/api-tokens", Some(&owner.access)).await;
+        assert_eq!(listed.body["items"].as_array().map(Vec::len), Some(1));
+
+        set_tier(&e, org, Tier::Enterprise).await;
+        assert_eq!(e.get("/api/v1/org/members", Some(&token)).await.status, StatusCode::OK, "the same token works again after the upgrade");
+        assert_eq!(support::digest(db).await, before);
+    }
 }

@@ -195,14 +195,14 @@ impl App {
     }
 
     /// `GET /org/api-tokens`: one's own tokens, or every token of the org with `all` (needs
-    /// `api_tokens:admin`).
+    /// `api_tokens:admin`). Not gated: after a downgrade, kept tokens stay visible and
+    /// revocable (entitlements spec §17) — only creating and using them needs `api_access`.
     pub async fn list_api_tokens(
         &self,
         a: &Authorized<ApiTokensOwn>,
         all: bool,
     ) -> Result<Vec<TokenView>> {
         let org = org_of(a)?;
-        self.require_api_access(org).await?;
         if all {
             crate::authz::check(Some(a.principal()), Permission::ApiTokensAdmin)?;
         }
@@ -220,7 +220,6 @@ impl App {
     pub async fn revoke_api_token(&self, a: &Authorized<ApiTokensOwn>, id: Uuid) -> Result<()> {
         let now = self.clock().now();
         let org = org_of(a)?;
-        self.require_api_access(org).await?;
         let mut c = self.store().acquire().await?;
         let mut conn = c.conn();
         let token = api_tokens::get(&mut conn, org, id)
