@@ -280,3 +280,77 @@ backend_tests! {
         }
     }
 }
+
+#[tokio::test]
+async fn the_cli_installs_and_explains_from_the_database() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), &[], &[]);
+    let (token, _) = setup(&server).await;
+    let explain = |feature: &str| {
+        let out = run(
+            dir.path(),
+            &[
+                "admin",
+                "entitlements",
+                "explain",
+                "--org",
+                "acme",
+                "--feature",
+                feature,
+                "--json",
+            ],
+            &[],
+        );
+        assert!(out.status.success(), "{out:?}");
+        serde_json::from_slice::<Value>(&out.stdout).unwrap()
+    };
+    assert_eq!(
+        explain("audit_log")["features"][0]["reason"],
+        "not_licensed"
+    );
+
+    let key = issue(dir.path(), "enterprise");
+    let out = run(dir.path(), &["admin", "license", "install", &key], &[]);
+    assert!(out.status.success(), "{out:?}");
+    let e = explain("audit_log");
+    assert_eq!(
+        (
+            e["features"][0]["allowed"].as_bool(),
+            e["tier"]["effective"].as_str()
+        ),
+        (Some(true), Some("enterprise"))
+    );
+    // The running server (another process on the same SQLite file) follows.
+    eventually(5, "the server to apply the CLI install", || async {
+        status(&server, &token).await["effective_tier"] == "enterprise"
+    })
+    .await;
+
+    let text = run(
+        dir.path(),
+        &["admin", "entitlements", "explain", "--org", "acme"],
+        &[],
+    );
+    let text = String::from_utf8(text.stdout).unwrap();
+    assert!(
+        text.contains("effective tier enterprise")
+            && text.contains("audit_log")
+            && text.contains("limit users"),
+        "{text}"
+    );
+    let unknown = run(
+        dir.path(),
+        &["admin", "entitlements", "explain", "--org", "nope"],
+        &[],
+    );
+    assert_eq!(unknown.status.code(), Some(1));
+    let no_confirm = run(dir.path(), &["admin", "license", "clock-reset"], &[]);
+    assert_eq!(no_confirm.status.code(), Some(64));
+    let bad_id = run(
+        dir.path(),
+        &["config", "show"],
+        &[("DEV_HEALTH_DEPLOYMENT_ID", "Acme Prod")],
+    );
+    assert_eq!(bad_id.status.code(), Some(78));
+    assert!(String::from_utf8_lossy(&bad_id.stderr).contains("deployment_id"));
+}
