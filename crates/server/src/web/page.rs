@@ -34,6 +34,10 @@ pub(crate) struct Shell {
     pub here: String,
     /// Whether the caller may open `/admin/members`.
     pub members_link: bool,
+    /// Whether the navigation shows License (owners and admins, self-hosted).
+    pub license_link: bool,
+    /// Licensing banners (owners and admins only).
+    pub banners: Vec<super::license::Banner>,
 }
 
 /// The header of a signed-in browser session; `None` for anonymous callers and API tokens.
@@ -47,6 +51,7 @@ pub(crate) async fn shell(
     };
     let me = state.app.me(p).await?;
     let current = me.org.as_ref().map(|o| o.id);
+    let (banners, license_link) = super::license::shell_extras(state, p).await;
     let orgs = me
         .memberships
         .iter()
@@ -70,6 +75,8 @@ pub(crate) async fn shell(
         csrf: crate::authn::csrf_token(state, p.credential_id),
         here: here.to_owned(),
         members_link: p.holds(Permission::InvitesRead),
+        license_link,
+        banners,
     }))
 }
 
