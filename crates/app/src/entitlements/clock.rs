@@ -42,6 +42,24 @@ pub(crate) async fn observe(
     key: &MacKey,
     wall: DateTime<Utc>,
 ) -> store::Result<ClockView> {
+    read(conn, key, wall, true).await
+}
+
+/// The verified view without raising the mark (status pages read it on every view).
+pub(crate) async fn peek(
+    conn: &mut Conn<'_>,
+    key: &MacKey,
+    wall: DateTime<Utc>,
+) -> store::Result<ClockView> {
+    read(conn, key, wall, false).await
+}
+
+async fn read(
+    conn: &mut Conn<'_>,
+    key: &MacKey,
+    wall: DateTime<Utc>,
+    raise: bool,
+) -> store::Result<ClockView> {
     let stored = clock_mark::get(conn).await?;
     let verified = |m: &Mark| {
         m.mac.as_deref().is_some_and(|tag| {
@@ -58,7 +76,8 @@ pub(crate) async fn observe(
     let mut mark = stored
         .filter(|m| !tampered && verified(m))
         .map(|m| m.high_water_at);
-    if !tampered
+    if raise
+        && !tampered
         && mark.is_none_or(|m| m < wall)
         && clock_mark::advance(conn, wall, &mac_of(key, wall)).await?
     {

@@ -98,6 +98,12 @@ impl App {
         Ok(clock::observe(&mut c.conn(), self.engine.clock_key(), self.clock().now()).await?)
     }
 
+    /// The verified clock view, without raising the mark.
+    pub(crate) async fn peek_clock(&self) -> Result<ClockView> {
+        let mut c = self.store().acquire().await?;
+        Ok(clock::peek(&mut c.conn(), self.engine.clock_key(), self.clock().now()).await?)
+    }
+
     /// `admin license clock-reset --confirm`: sets the mark to this machine's clock (repairs a
     /// mark poisoned by a clock that was once far ahead, or one whose MAC no longer verifies).
     /// Returns the mark before.

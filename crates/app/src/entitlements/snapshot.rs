@@ -326,6 +326,26 @@ impl Engine {
         })
     }
 
+    /// Keeps the org's tier mirror (`organizations.tier`, shown in listings) equal to the
+    /// effective tier, and records each change — a push, an install, an expiry — once.
+    async fn mirror(
+        &self,
+        store: &Store,
+        org: OrgId,
+        tier: Tier,
+        wall: DateTime<Utc>,
+    ) -> store::Result<()> {
+        let mut c = store.acquire().await?;
+        let Some(current) = store::identity::orgs::by_id(&mut c.conn(), org).await? else {
+            return Ok(());
+        };
+        if current.tier != tier {
+            rows::mirror_tier(&mut c.conn(), org, tier, wall).await?;
+            tracing::info!(%org, before = %current.tier, after = %tier, "audit: entitlement.updated");
+        }
+        Ok(())
+    }
+
     async fn build(
         &self,
         store: &Store,
@@ -410,6 +430,8 @@ impl Engine {
                 (l, v, s)
             })
             .collect();
+        let effective_tier = engine::effective_tier(token.as_ref());
+        self.mirror(store, org, effective_tier, wall).await?;
         Ok(OrgSnapshot {
             org_id: org,
             mode: self.config.mode,
@@ -418,7 +440,7 @@ impl Engine {
             evaluated_at: t_eval,
             valid_until,
             token: view,
-            effective_tier: engine::effective_tier(token.as_ref()),
+            effective_tier,
             features,
             limits,
             clock,

@@ -82,8 +82,9 @@ impl App {
             return Err(errors::unavailable());
         }
         let engine = self.engine();
-        // The clock is observed afresh: a rollback after the snapshot was built still shows.
-        let clock = self.observe_clock().await.unwrap_or(s.clock);
+        // The clock is read afresh (without a write): a rollback after the snapshot was built
+        // still shows.
+        let clock = self.peek_clock().await.unwrap_or(s.clock);
         let (reload_error, checked_at) = engine.instance.reload_state();
         let token = s.token.clone();
         let state = token.as_ref().map_or("none", |t| t.state);
