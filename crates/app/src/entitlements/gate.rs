@@ -18,9 +18,12 @@ impl App {
     /// The org's snapshot. Never fails: when the inputs cannot be read it is the fail-safe
     /// answer (community features on, paid features `storage_error`).
     pub async fn entitlements_of(&self, org: OrgId) -> Arc<OrgSnapshot> {
-        self.engine
-            .snapshot(self.store(), self.clock().now(), org)
-            .await
+        let now = self.clock().now();
+        match self.engine.cached(now, org) {
+            Some(s) => s,
+            // Boxed: the rebuild's large future is only built on a miss.
+            None => Box::pin(self.engine.rebuild(self.store(), now, org)).await,
+        }
     }
 
     /// `require(org, feature)`: `Ok` when allowed, else the §6 refusal (402, 403 or 503).

@@ -268,24 +268,31 @@ impl Engine {
         )
     }
 
-    /// The org's snapshot: cached while fresh, else rebuilt; a storage error serves a still-valid
-    /// cached snapshot, or the fail-safe answer.
-    pub(crate) async fn snapshot(
+    /// The org's snapshot if a fresh one is cached (the synchronous fast path of every gate).
+    pub(crate) fn cached(&self, wall: DateTime<Utc>, org: OrgId) -> Option<Arc<OrgSnapshot>> {
+        let listening = self.listening.load(Ordering::SeqCst);
+        self.cache
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&org)
+            .filter(|s| s.fresh(wall, listening))
+            .cloned()
+    }
+
+    /// Rebuilds the org's snapshot (after [`Engine::cached`] missed); a storage error serves a
+    /// still-valid cached snapshot, or the fail-safe answer.
+    pub(crate) async fn rebuild(
         &self,
         store: &Store,
         wall: DateTime<Utc>,
         org: OrgId,
     ) -> Arc<OrgSnapshot> {
-        let listening = self.listening.load(Ordering::SeqCst);
         let cached = self
             .cache
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .get(&org)
             .cloned();
-        if let Some(s) = cached.as_ref().filter(|s| s.fresh(wall, listening)) {
-            return Arc::clone(s);
-        }
         let generation = self.generation.load(Ordering::SeqCst);
         match self.build(store, wall, org).await {
             Ok(s) => {
