@@ -1,6 +1,7 @@
 //! Entitlements through the HTTP API (entitlements spec §5–§6, §13, §15): the refusal bodies of
 //! gated routes, kill switches and overrides with their checks and expiry, explanations, the
 //! license status of a self-hosted instance, clock-rollback reporting, and the storage fail-safe.
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 mod support;
 
@@ -294,5 +295,25 @@ backend_tests! {
         set_tier(&e, org, Tier::Enterprise).await;
         assert_eq!(e.get("/api/v1/org/members", Some(&token)).await.status, StatusCode::OK, "the same token works again after the upgrade");
         assert_eq!(support::digest(db).await, before);
+    }
+
+    async fn self_hosted_sign_ups_respect_the_deployment_orgs_limit(db: &TestDb) {
+        let e = env_with(db, self_hosted(None));
+        e.setup("owner@example.com").await;
+        let before = support::digest(db).await;
+        let body = |email: &str| json!({"email": email, "password": support::PASSWORD, "name": "N", "org_name": "Second"});
+        for email in ["new@example.com", "owner@example.com"] {
+            let refused = e.post("/api/v1/auth/register", None, body(email)).await;
+            assert_eq!(
+                (refused.status, refused.code(), refused.body["limit"].as_str(), refused.body["current"].as_u64(), refused.body["maximum"].as_u64()),
+                (StatusCode::PAYMENT_REQUIRED, "limit_exceeded", Some("orgs"), Some(1), Some(1)),
+                "the same answer for a new and an existing address"
+            );
+        }
+        assert_eq!(support::digest(db).await, before);
+        let now = chrono::Utc::now().timestamp();
+        let licensed = support::replica_with(&e, db, self_hosted(Some(test_license(Tier::Team, now - 60, now + 365 * 86_400, 7, "self-hosted"))));
+        let ok = licensed.post("/api/v1/auth/register", None, body("new@example.com")).await;
+        assert_eq!(ok.status, StatusCode::ACCEPTED, "{ok:?}");
     }
 }

@@ -26,6 +26,13 @@ impl App {
         }
     }
 
+    /// The instance's own snapshot (no org: no overrides), for deployment-wide limits such as
+    /// `orgs` on a self-hosted install, where the instance license covers every org.
+    pub async fn instance_entitlements(&self) -> Arc<OrgSnapshot> {
+        self.entitlements_of(OrgId::from_uuid(uuid::Uuid::nil()))
+            .await
+    }
+
     /// `require(org, feature)`: `Ok` when allowed, else the §6 refusal (402, 403 or 503).
     pub async fn require(&self, org: OrgId, feature: Feature) -> Result<()> {
         let s = self.entitlements_of(org).await;

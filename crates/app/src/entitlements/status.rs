@@ -76,8 +76,10 @@ impl App {
     /// The license status. `org` is the caller's org (its usage and, in SaaS mode, its
     /// entitlement); `None` gives the instance view (platform admins without an org).
     pub async fn license_status(&self, org: Option<OrgId>) -> Result<LicenseStatus> {
-        let org = org.unwrap_or_else(|| OrgId::from_uuid(uuid::Uuid::nil()));
-        let s = self.entitlements_of(org).await;
+        let s = match org {
+            Some(org) => self.entitlements_of(org).await,
+            None => self.instance_entitlements().await,
+        };
         if s.storage_error {
             return Err(errors::unavailable());
         }

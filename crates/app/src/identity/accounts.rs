@@ -191,8 +191,21 @@ impl App {
             .passwords
             .hash(input.password.clone())
             .await?;
+        // Self-hosted: every sign-up creates an org, so the deployment's `orgs` limit applies —
+        // checked for every address alike (before the lookup), so a refusal reveals nothing.
+        let instance = if self.engine().config.mode == crate::entitlements::Mode::SelfHosted {
+            Some(self.instance_entitlements().await)
+        } else {
+            None
+        };
         let mut tx = self.store().begin_write().await?;
         let mut conn = tx.conn();
+        if let Some(snapshot) = &instance {
+            let orgs = store::entitlements::usage(&mut conn, snapshot.org_id)
+                .await?
+                .deployment_orgs;
+            snapshot.ensure_limit(domain::Limit::Orgs, u64::try_from(orgs).unwrap_or(0), 1)?;
+        }
         if users::by_email(&mut conn, email.as_str()).await?.is_some() {
             let recent =
                 outbox::count_since(&mut conn, email.as_str(), now - Duration::hours(1)).await?;
