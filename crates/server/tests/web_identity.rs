@@ -37,6 +37,11 @@ async fn env(db: &TestDb) -> Env {
         db.store.clone(),
         clock.clone(),
         app::identity::IdentityConfig::ephemeral(PUBLIC),
+    )
+    // Open sign-up (each creating an org) is the SaaS flow; self-hosted installs limit orgs.
+    .with_entitlements(
+        app::entitlements::EntitlementConfig::new(app::entitlements::Mode::Saas, "saas-test", None)
+            .unwrap(),
     );
     let router = server::build(app.clone(), ServerConfig::default()).0;
     Env { router, app, clock }

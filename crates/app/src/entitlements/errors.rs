@@ -63,23 +63,24 @@ pub(crate) fn limit_exceeded(
     requested: u64,
     tier: Tier,
 ) -> AppError {
-    let what = match limit {
-        Limit::Users => "member",
-        Limit::Orgs => "organization",
-        Limit::Repos => "repository",
-        Limit::ApiRate => "API rate",
-        Limit::RetentionDaysMax => "retention",
-    };
-    AppError::new(
-        ErrorKind::PaymentRequired,
-        "limit_exceeded",
-        format!(
-            "This organization has reached its {what} limit ({current} of {maximum}); remove some or upgrade to add more."
+    let message = match limit {
+        Limit::Orgs => format!(
+            "This installation has reached its organization limit ({current} of {maximum}); a license with more organizations lifts it."
         ),
-    )
-    .with("limit", limit.as_str())
-    .with("current", current)
-    .with("maximum", maximum)
-    .with("requested", requested)
-    .with("current_tier", tier.as_str())
+        Limit::Users => format!(
+            "This organization has reached its member limit ({current} of {maximum}); remove members or upgrade to add more."
+        ),
+        Limit::Repos => format!(
+            "This organization has reached its repository limit ({current} of {maximum}); remove some or upgrade to add more."
+        ),
+        Limit::ApiRate | Limit::RetentionDaysMax => format!(
+            "This is above the {limit} limit of the current plan ({maximum}); upgrade to raise it."
+        ),
+    };
+    AppError::new(ErrorKind::PaymentRequired, "limit_exceeded", message)
+        .with("limit", limit.as_str())
+        .with("current", current)
+        .with("maximum", maximum)
+        .with("requested", requested)
+        .with("current_tier", tier.as_str())
 }
