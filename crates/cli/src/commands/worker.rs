@@ -13,8 +13,17 @@ pub async fn run(file: Option<&Path>) -> Result<(), CliError> {
     let store = startup::connect(&loaded).await?;
     startup::ensure_schema(&store).await?;
     let app = startup::app(store.clone(), &loaded).await?;
+    let stop = shutdown::on_signal();
+    // Jobs pass the same gates as requests, so the worker keeps its snapshots current too.
+    shutdown::reload_license_on_hangup(app.clone(), stop.clone());
+    let entitlements = {
+        let app = app.clone();
+        let stop = stop.clone();
+        tokio::spawn(async move { app.run_entitlements(stop).await })
+    };
     let worker = Worker::new(app, Registry::builtin(), startup::worker_config(&loaded));
-    worker.run(shutdown::on_signal()).await;
+    worker.run(stop).await;
+    let _ = entitlements.await;
     store.close().await;
     Ok(())
 }
