@@ -3,3 +3,5 @@
 //!
 //! It has its own database and shares only `domain`, `license` and `store`'s connection and
 //! migration helpers with ops. Arrives with issue 5 (`spec/billing-and-license-service.md`).
+
+pub mod stripe_signature;
