@@ -5,3 +5,4 @@
 //! migration helpers with ops. Arrives with issue 5 (`spec/billing-and-license-service.md`).
 
 pub mod stripe_signature;
+pub mod subscription;
