@@ -8,22 +8,18 @@
 //! signed-in user, the org switcher, and the forgotten-password flow.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
-use std::collections::BTreeMap;
-use std::net::SocketAddr;
+mod support;
+
 use std::sync::Arc;
 
 use axum::Router;
-use axum::body::{Body, to_bytes};
-use axum::extract::ConnectInfo;
-use axum::http::{HeaderMap, Method, Request, StatusCode, header};
+use axum::http::{Method, StatusCode};
 use domain::ManualClock;
 use server::ServerConfig;
 use store::Backend;
 use store::testing::TestDb;
-use tower::ServiceExt;
-
-const PUBLIC: &str = "http://127.0.0.1:8000";
-const PASSWORD: &str = "correct horse battery staple";
+use support::browser::{Browser, Page};
+use support::{PASSWORD, PUBLIC};
 
 struct Env {
     router: Router,
@@ -47,35 +43,7 @@ async fn env(db: &TestDb) -> Env {
     Env { router, app, clock }
 }
 
-/// One answer, with the body as text.
-#[derive(Debug)]
-struct Page {
-    status: StatusCode,
-    headers: HeaderMap,
-    html: String,
-}
-
 impl Page {
-    fn header(&self, name: &str) -> &str {
-        self.headers.get(name).map_or("", |v| v.to_str().unwrap())
-    }
-
-    fn location(&self) -> &str {
-        self.header("location")
-    }
-
-    /// The value of the first hidden `csrf_token` field.
-    fn csrf(&self) -> String {
-        let marker = r#"name="csrf_token" value=""#;
-        let start = self
-            .html
-            .find(marker)
-            .unwrap_or_else(|| panic!("no csrf_token field in {}", self.html))
-            + marker.len();
-        let end = self.html[start..].find('"').unwrap() + start;
-        self.html[start..end].to_owned()
-    }
-
     /// The `value` of the `<option>` whose label starts with `label`.
     fn option_value(&self, label: &str) -> String {
         let at = self
@@ -87,90 +55,13 @@ impl Page {
         let end = before[start..].find('"').unwrap() + start;
         before[start..end].to_owned()
     }
-
-    fn has(&self, text: &str) -> bool {
-        self.html.contains(text)
-    }
 }
 
-/// A browser: a cookie jar and its own client address.
-struct Browser<'a> {
-    env: &'a Env,
-    jar: BTreeMap<String, String>,
-    ip: [u8; 4],
+trait Submit {
+    async fn submit(&mut self, page_path: &str, action: &str, fields: &[(&str, &str)]) -> Page;
 }
 
-impl<'a> Browser<'a> {
-    fn new(env: &'a Env, n: u8) -> Self {
-        Self {
-            env,
-            jar: BTreeMap::new(),
-            ip: [10, 0, 0, n],
-        }
-    }
-
-    fn cookie(&self, name: &str) -> Option<&str> {
-        self.jar.get(name).map(String::as_str)
-    }
-
-    async fn send(
-        &mut self,
-        method: Method,
-        path: &str,
-        form: Option<String>,
-        origin: Option<&str>,
-    ) -> Page {
-        let mut builder = Request::builder().method(method).uri(path);
-        if !self.jar.is_empty() {
-            let cookies: Vec<String> = self.jar.iter().map(|(k, v)| format!("{k}={v}")).collect();
-            builder = builder.header(header::COOKIE, cookies.join("; "));
-        }
-        if let Some(o) = origin {
-            builder = builder.header(header::ORIGIN, o);
-        }
-        let body = match form {
-            Some(f) => {
-                builder = builder.header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
-                Body::from(f)
-            }
-            None => Body::empty(),
-        };
-        let mut request = builder.body(body).unwrap();
-        request
-            .extensions_mut()
-            .insert(ConnectInfo(SocketAddr::from((self.ip, 40000))));
-        let response = self.env.router.clone().oneshot(request).await.unwrap();
-        let status = response.status();
-        let headers = response.headers().clone();
-        for c in headers.get_all(header::SET_COOKIE) {
-            let c = c.to_str().unwrap();
-            let (pair, attrs) = c.split_once(';').unwrap_or((c, ""));
-            let (name, value) = pair.split_once('=').unwrap();
-            if value.is_empty() || attrs.contains("Max-Age=0") {
-                self.jar.remove(name);
-            } else {
-                self.jar.insert(name.to_owned(), value.to_owned());
-            }
-        }
-        let bytes = to_bytes(response.into_body(), 4 << 20).await.unwrap();
-        Page {
-            status,
-            headers,
-            html: String::from_utf8(bytes.to_vec()).unwrap(),
-        }
-    }
-
-    async fn get(&mut self, path: &str) -> Page {
-        self.send(Method::GET, path, None, None).await
-    }
-
-    /// Posts a form as a browser on our site does (with our `Origin`).
-    async fn post(&mut self, path: &str, fields: &[(&str, &str)]) -> Page {
-        let body = serde_urlencoded::to_string(fields).unwrap();
-        self.send(Method::POST, path, Some(body), Some(PUBLIC))
-            .await
-    }
-
+impl Submit for Browser<'_> {
     /// Opens `page_path`, then posts its form (with the rendered token) to `action`.
     async fn submit(&mut self, page_path: &str, action: &str, fields: &[(&str, &str)]) -> Page {
         let page = self.get(page_path).await;
@@ -180,6 +71,10 @@ impl<'a> Browser<'a> {
         all.extend_from_slice(fields);
         self.post(action, &all).await
     }
+}
+
+fn browser(env: &Env, n: u8) -> Browser<'_> {
+    Browser::new(&env.router, [10, 0, 0, n])
 }
 
 /// The path and query of the newest `template` mail's link to `email`.
@@ -215,7 +110,7 @@ async fn set_up(browser: &mut Browser<'_>, email: &str) {
 async fn setup_members_invites_sign_out_and_sign_in() {
     let db = TestDb::new(Backend::Sqlite).await;
     let env = env(&db).await;
-    let mut owner = Browser::new(&env, 1);
+    let mut owner = browser(&env, 1);
 
     // Before setup the sign-in page points to it; the setup page sets the pre-session cookie.
     let signin = owner.get("/signin").await;
@@ -239,7 +134,7 @@ async fn setup_members_invites_sign_out_and_sign_in() {
     assert_eq!(refused.status, StatusCode::FORBIDDEN, "{}", refused.html);
     assert!(refused.header("content-type").starts_with("text/html"));
     assert!(refused.has("could not be verified"), "{}", refused.html);
-    let mut stranger = Browser::new(&env, 9);
+    let mut stranger = browser(&env, 9);
     let mut with_token = vec![("csrf_token", token.as_str())];
     with_token.extend_from_slice(&fields);
     let foreign = stranger.post("/setup", &with_token).await;
@@ -488,11 +383,11 @@ async fn setup_members_invites_sign_out_and_sign_in() {
 async fn sign_up_verify_invite_acceptance_and_org_switch() {
     let db = TestDb::new(Backend::Sqlite).await;
     let env = env(&db).await;
-    let mut owner = Browser::new(&env, 1);
+    let mut owner = browser(&env, 1);
     set_up(&mut owner, "owner@example.com").await;
 
     // Sign-up always ends on "Check your email"; sign-in needs the verified address.
-    let mut bea = Browser::new(&env, 2);
+    let mut bea = browser(&env, 2);
     let signed_up = bea
         .submit(
             "/signup",
@@ -641,7 +536,7 @@ async fn sign_up_verify_invite_acceptance_and_org_switch() {
         .await;
     let link = mailed_link(&env, "new@example.com", "invite").await;
     let token = link.split("token=").nth(1).unwrap().to_owned();
-    let mut newbie = Browser::new(&env, 3);
+    let mut newbie = browser(&env, 3);
     let invite = newbie.get(&link).await;
     assert!(invite.has("Create account and join"), "{}", invite.html);
     let weak = newbie
@@ -682,7 +577,7 @@ async fn sign_up_verify_invite_acceptance_and_org_switch() {
         newbie.get("/admin/members").await.status,
         StatusCode::FORBIDDEN
     );
-    let stale = Browser::new(&env, 4).get(&link).await;
+    let stale = browser(&env, 4).get(&link).await;
     assert_eq!(stale.status, StatusCode::BAD_REQUEST);
     assert!(stale.has("invalid, expired or already used"));
 
@@ -731,7 +626,7 @@ async fn sign_up_verify_invite_acceptance_and_org_switch() {
 async fn members_are_managed_from_the_page_and_passwords_reset_by_mail() {
     let db = TestDb::new(Backend::Sqlite).await;
     let env = env(&db).await;
-    let mut owner = Browser::new(&env, 1);
+    let mut owner = browser(&env, 1);
     set_up(&mut owner, "owner@example.com").await;
     let csrf = owner.get("/admin/members").await.csrf();
     owner
@@ -745,7 +640,7 @@ async fn members_are_managed_from_the_page_and_passwords_reset_by_mail() {
         )
         .await;
     let link = mailed_link(&env, "max@example.com", "invite").await;
-    let mut max = Browser::new(&env, 2);
+    let mut max = browser(&env, 2);
     let invite = max.get(&link).await;
     let token = link.split("token=").nth(1).unwrap().to_owned();
     let joined = max
@@ -812,7 +707,7 @@ async fn members_are_managed_from_the_page_and_passwords_reset_by_mail() {
     assert!(!owner.get("/admin/members").await.has("max@example.com"));
 
     // Forgotten password: the same answer for any address; the mailed link sets a new one.
-    let mut anon = Browser::new(&env, 3);
+    let mut anon = browser(&env, 3);
     let unknown = anon
         .submit(
             "/forgot-password",

@@ -15,51 +15,16 @@
 
 mod support;
 
-use std::collections::BTreeMap;
-use std::net::SocketAddr;
-
-use axum::body::{Body, to_bytes};
-use axum::extract::ConnectInfo;
-use axum::http::{HeaderMap, Method, Request, StatusCode, header};
+use axum::http::{Method, StatusCode};
 use domain::{Clock, Role, Tier};
 use store::Backend;
 use store::testing::TestDb;
-use support::{Env, PASSWORD, PUBLIC, env, env_with, self_hosted, test_license};
-use tower::ServiceExt;
+use support::browser::{Browser, Page};
+use support::{Env, PASSWORD, env, env_with, self_hosted, test_license};
 
 const DAY: i64 = 86_400;
 
-/// One answer, with the body as text.
-#[derive(Debug)]
-struct Page {
-    status: StatusCode,
-    headers: HeaderMap,
-    html: String,
-}
-
 impl Page {
-    fn location(&self) -> &str {
-        self.headers
-            .get("location")
-            .map_or("", |v| v.to_str().unwrap())
-    }
-
-    /// The value of the first hidden `csrf_token` field.
-    fn csrf(&self) -> String {
-        let marker = r#"name="csrf_token" value=""#;
-        let start = self
-            .html
-            .find(marker)
-            .unwrap_or_else(|| panic!("no csrf_token field in {}", self.html))
-            + marker.len();
-        let end = self.html[start..].find('"').unwrap() + start;
-        self.html[start..end].to_owned()
-    }
-
-    fn has(&self, text: &str) -> bool {
-        self.html.contains(text)
-    }
-
     /// The row of `feature` in the feature grid.
     fn feature_row(&self, feature: &str) -> &str {
         let start = self
@@ -82,97 +47,32 @@ impl Page {
     }
 }
 
-/// A browser: a cookie jar and its own client address.
-struct Browser<'a> {
-    env: &'a Env,
-    jar: BTreeMap<String, String>,
-    ip: [u8; 4],
+/// Signs `email` in through the sign-in form.
+async fn signed_in<'a>(env: &'a Env, email: &str, n: u8) -> Browser<'a> {
+    let mut b = Browser::new(&env.router, [10, 1, 0, n]);
+    let form = b.get("/signin").await;
+    let token = form.csrf();
+    let done = b
+        .post(
+            "/signin",
+            &[
+                ("csrf_token", token.as_str()),
+                ("email", email),
+                ("password", PASSWORD),
+                ("next", "/"),
+            ],
+        )
+        .await;
+    assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.html);
+    assert!(b.cookie("dh_at").is_some(), "session cookies set");
+    b
 }
 
-impl<'a> Browser<'a> {
-    /// Signs `email` in through the sign-in form.
-    async fn signed_in(env: &'a Env, email: &str, n: u8) -> Browser<'a> {
-        let mut b = Browser {
-            env,
-            jar: BTreeMap::new(),
-            ip: [10, 1, 0, n],
-        };
-        let form = b.get("/signin").await;
-        let token = form.csrf();
-        let done = b
-            .post(
-                "/signin",
-                &[
-                    ("csrf_token", token.as_str()),
-                    ("email", email),
-                    ("password", PASSWORD),
-                    ("next", "/"),
-                ],
-            )
-            .await;
-        assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.html);
-        assert!(b.jar.contains_key("dh_at"), "session cookies set");
-        b
-    }
+trait Install {
+    async fn install(&mut self, key: &str) -> Page;
+}
 
-    async fn send(
-        &mut self,
-        method: Method,
-        path: &str,
-        form: Option<String>,
-        origin: Option<&str>,
-    ) -> Page {
-        let mut builder = Request::builder().method(method).uri(path);
-        if !self.jar.is_empty() {
-            let cookies: Vec<String> = self.jar.iter().map(|(k, v)| format!("{k}={v}")).collect();
-            builder = builder.header(header::COOKIE, cookies.join("; "));
-        }
-        if let Some(o) = origin {
-            builder = builder.header(header::ORIGIN, o);
-        }
-        let body = match form {
-            Some(f) => {
-                builder = builder.header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
-                Body::from(f)
-            }
-            None => Body::empty(),
-        };
-        let mut request = builder.body(body).unwrap();
-        request
-            .extensions_mut()
-            .insert(ConnectInfo(SocketAddr::from((self.ip, 40000))));
-        let response = self.env.router.clone().oneshot(request).await.unwrap();
-        let status = response.status();
-        let headers = response.headers().clone();
-        for c in headers.get_all(header::SET_COOKIE) {
-            let c = c.to_str().unwrap();
-            let (pair, attrs) = c.split_once(';').unwrap_or((c, ""));
-            let (name, value) = pair.split_once('=').unwrap();
-            if value.is_empty() || attrs.contains("Max-Age=0") {
-                self.jar.remove(name);
-            } else {
-                self.jar.insert(name.to_owned(), value.to_owned());
-            }
-        }
-        let bytes = to_bytes(response.into_body(), 4 << 20).await.unwrap();
-        Page {
-            status,
-            headers,
-            html: String::from_utf8(bytes.to_vec()).unwrap(),
-        }
-    }
-
-    async fn get(&mut self, path: &str) -> Page {
-        self.send(Method::GET, path, None, None).await
-    }
-
-    /// Posts a form as a browser on our site does (with our `Origin`).
-    async fn post(&mut self, path: &str, fields: &[(&str, &str)]) -> Page {
-        let body = serde_urlencoded::to_string(fields).unwrap();
-        self.send(Method::POST, path, Some(body), Some(PUBLIC))
-            .await
-    }
-
+impl Install for Browser<'_> {
     /// Posts a key to the install form with the token rendered in the license page.
     async fn install(&mut self, key: &str) -> Page {
         let page = self.get("/settings/license").await;
@@ -222,12 +122,12 @@ async fn org(env: &Env) -> Org<'_> {
     } else {
         env.add_member(&owner, "editor@example.com", Role::Editor)
             .await;
-        Some(Browser::signed_in(env, "editor@example.com", 4).await)
+        Some(signed_in(env, "editor@example.com", 4).await)
     };
     Org {
-        owner: Browser::signed_in(env, "owner@example.com", 1).await,
-        admin: Browser::signed_in(env, "admin@example.com", 2).await,
-        viewer: Browser::signed_in(env, "viewer@example.com", 3).await,
+        owner: signed_in(env, "owner@example.com", 1).await,
+        admin: signed_in(env, "admin@example.com", 2).await,
+        viewer: signed_in(env, "viewer@example.com", 3).await,
         editor,
     }
 }

@@ -3,6 +3,8 @@
 //! wants them), and helpers that create owners and members through the public API.
 #![allow(dead_code)]
 
+pub mod browser;
+
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
