@@ -39,6 +39,17 @@ pub struct Principal {
 }
 
 impl Principal {
+    /// The org the principal acts in, or 403 `forbidden` for an orgless session.
+    pub fn org(&self) -> Result<OrgId, AppError> {
+        self.membership.map(|(org, _)| org).ok_or_else(|| {
+            AppError::new(
+                ErrorKind::Forbidden,
+                "forbidden",
+                "Select an organization first.",
+            )
+        })
+    }
+
     /// Whether this principal holds `permission` right now.
     pub fn holds(&self, permission: Permission) -> bool {
         if permission.platform_only() {

@@ -148,12 +148,7 @@ impl Access {
         }
         match self.rule {
             Rule::None => Ok(()),
-            Rule::AnyMember if p.membership.is_some() => Ok(()),
-            Rule::AnyMember => Err(AppError::new(
-                ErrorKind::Forbidden,
-                "forbidden",
-                "Select an organization first.",
-            )),
+            Rule::AnyMember => p.org().map(|_| ()),
             Rule::Permission(permission) => authz::check(Some(p), permission).map(|_| ()),
         }
     }

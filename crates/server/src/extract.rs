@@ -187,14 +187,7 @@ impl<F: domain::FeatureMarker> FromRequestParts<crate::AppState> for RequireFeat
             .extensions
             .get::<Principal>()
             .ok_or_else(|| ApiError(app::authz::unauthenticated()))?;
-        let Some((org, _)) = principal.membership else {
-            return Err(ApiError(AppError::new(
-                ErrorKind::Forbidden,
-                "forbidden",
-                "Select an organization first.",
-            )));
-        };
-        state.app.require(org, F::FEATURE).await?;
+        state.app.require(principal.org()?, F::FEATURE).await?;
         Ok(RequireFeature(std::marker::PhantomData))
     }
 }

@@ -402,14 +402,7 @@ pub(crate) async fn require(
     headers: &HeaderMap,
     here: &str,
 ) -> Result<(), Response> {
-    let Some((org, _)) = principal.membership else {
-        return Err(ApiError(AppError::new(
-            ErrorKind::Forbidden,
-            "forbidden",
-            "Select an organization first.",
-        ))
-        .into_response());
-    };
+    let org = principal.org().map_err(|e| ApiError(e).into_response())?;
     match state.app.require(org, feature).await {
         Ok(()) => Ok(()),
         Err(e) => Err(refusal(state, Some(principal), e, Some(feature), headers, here).await),

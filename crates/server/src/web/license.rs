@@ -404,16 +404,6 @@ async fn license_page(
     })
 }
 
-fn org_of(principal: &Principal) -> Result<OrgId, AppError> {
-    principal.membership.map(|(org, _)| org).ok_or_else(|| {
-        AppError::new(
-            app::ErrorKind::Forbidden,
-            "forbidden",
-            "Select an organization first.",
-        )
-    })
-}
-
 #[derive(Deserialize, Default)]
 #[serde(default)]
 struct PageQuery {
@@ -433,7 +423,7 @@ async fn show(
         asked: q.feature.and_then(|f| f.parse().ok()),
         ..Extras::default()
     };
-    let page = license_page(&s, principal, org_of(principal)?, extras).await?;
+    let page = license_page(&s, principal, principal.org()?, extras).await?;
     Ok(render(StatusCode::OK, &page))
 }
 
@@ -464,7 +454,7 @@ async fn install(
                 error_code: Some(refused.unwrap_or(e.code).to_owned()),
                 ..Extras::default()
             };
-            let page = license_page(&s, principal, org_of(principal)?, extras).await?;
+            let page = license_page(&s, principal, principal.org()?, extras).await?;
             Ok(render(crate::error::status_of(e.kind), &page))
         }
     }
