@@ -12,35 +12,13 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use store::{Backend, backend_tests};
-use support::{Server, eventually, run};
+use support::{Server, eventually, issue_test_license, run};
 
 const PASSWORD: &str = "correct horse battery staple";
 
-/// A license key signed with the test key (the binary under test trusts it).
+/// A one-year `self-hosted` key of `tier`, signed with the test key.
 fn issue(dir: &Path, tier: &str) -> String {
-    let out = run(
-        dir,
-        &[
-            "license",
-            "issue",
-            "--test-key",
-            "--sub",
-            "cus_1",
-            "--tier",
-            tier,
-            "--deployment-id",
-            "self-hosted",
-            "--days",
-            "365",
-        ],
-        &[],
-    );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap().trim().to_owned()
+    issue_test_license(dir, tier, &["--days", "365"])
 }
 
 async fn call(

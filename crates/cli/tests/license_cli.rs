@@ -5,28 +5,10 @@
 mod support;
 
 use serde_json::Value;
-use support::run;
+use support::{issue_test_license, run};
 
 fn issue(dir: &std::path::Path, extra: &[&str]) -> String {
-    let mut args = vec![
-        "license",
-        "issue",
-        "--test-key",
-        "--sub",
-        "cus_1",
-        "--tier",
-        "enterprise",
-        "--deployment-id",
-        "self-hosted",
-    ];
-    args.extend_from_slice(extra);
-    let out = run(dir, &args, &[]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap().trim().to_owned()
+    issue_test_license(dir, "enterprise", extra)
 }
 
 fn verify(dir: &std::path::Path, token: &str, extra: &[&str]) -> (Option<i32>, Value) {

@@ -48,6 +48,30 @@ pub fn run(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
         .unwrap()
 }
 
+/// A license key for `self-hosted` signed with the test key (the binary under test trusts it):
+/// `license issue --test-key --sub cus_1 --tier TIER --deployment-id self-hosted EXTRA…`.
+pub fn issue_test_license(dir: &Path, tier: &str, extra: &[&str]) -> String {
+    let mut args = vec![
+        "license",
+        "issue",
+        "--test-key",
+        "--sub",
+        "cus_1",
+        "--tier",
+        tier,
+        "--deployment-id",
+        "self-hosted",
+    ];
+    args.extend_from_slice(extra);
+    let out = run(dir, &args, &[]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap().trim().to_owned()
+}
+
 /// A running `dev-health serve` (killed when dropped).
 pub struct Server {
     pub child: Child,
