@@ -335,21 +335,22 @@ impl Engine {
 
     /// Keeps the org's tier mirror (`organizations.tier`, shown in listings) equal to the
     /// effective tier, and records each change — a push, an install, an expiry — once.
+    /// The mirror is read with the other inputs; a connection is taken only to change it.
+    /// `mirrored` is the tier stored when the inputs were read (None: no such org).
     async fn mirror(
         &self,
         store: &Store,
         org: OrgId,
+        mirrored: Option<Tier>,
         tier: Tier,
         wall: DateTime<Utc>,
     ) -> store::Result<()> {
-        let mut c = store.acquire().await?;
-        let Some(current) = store::identity::orgs::by_id(&mut c.conn(), org).await? else {
+        let Some(before) = mirrored.filter(|m| *m != tier) else {
             return Ok(());
         };
-        if current.tier != tier {
-            rows::mirror_tier(&mut c.conn(), org, tier, wall).await?;
-            tracing::info!(%org, before = %current.tier, after = %tier, "audit: entitlement.updated");
-        }
+        let mut c = store.acquire().await?;
+        rows::mirror_tier(&mut c.conn(), org, tier, wall).await?;
+        tracing::info!(%org, %before, after = %tier, "audit: entitlement.updated");
         Ok(())
     }
 
@@ -371,6 +372,9 @@ impl Engine {
             .collect();
         let overrides = rows::overrides(conn, org).await?;
         let applied = self.applied(conn, org).await?;
+        let mirrored = store::identity::orgs::by_id(conn, org)
+            .await?
+            .map(|o| o.tier);
         drop(c);
 
         let floor = clock.floor(wall);
@@ -438,7 +442,8 @@ impl Engine {
             })
             .collect();
         let effective_tier = engine::effective_tier(token.as_ref());
-        self.mirror(store, org, effective_tier, wall).await?;
+        self.mirror(store, org, mirrored, effective_tier, wall)
+            .await?;
         Ok(OrgSnapshot {
             org_id: org,
             mode: self.config.mode,
