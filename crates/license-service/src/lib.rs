@@ -4,6 +4,5 @@
 //! It has its own database and shares only `domain`, `license` and `store`'s connection and
 //! migration helpers with ops. Arrives with issue 5 (`spec/billing-and-license-service.md`).
 
-pub mod service_auth;
 pub mod stripe_signature;
 pub mod subscription;

@@ -9,6 +9,7 @@ pub mod anchors;
 pub mod claims;
 pub mod input;
 pub mod ladder;
+pub mod service_auth;
 pub mod sign;
 pub mod token;
 
