@@ -127,7 +127,7 @@ async fn migrate_twice_is_a_no_op_on_both_backends() {
         assert!(first.status.success(), "{first:?}");
         let applied = format!(
             "applied {} migration(s)",
-            store::embedded_migrations(backend).len()
+            store::embedded_migrations(backend, store::Schema::Ops).len()
         );
         assert!(
             String::from_utf8_lossy(&first.stdout).contains(&applied),

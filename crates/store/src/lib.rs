@@ -26,7 +26,7 @@ pub mod testing;
 
 pub use db::{Backend, Conn, Listener, PoolOptions, PooledConn, Store, Tx};
 pub use error::StoreError;
-pub use migrate::{MigrationState, MigrationStatus, embedded as embedded_migrations};
+pub use migrate::{MigrationState, MigrationStatus, Schema, embedded as embedded_migrations};
 pub use types::{Id, JsonText, Ts};
 pub use url::{DatabaseUrl, UrlError};
 

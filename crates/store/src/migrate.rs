@@ -9,6 +9,19 @@ use crate::{Backend, Result, Store, StoreError, on_conn};
 
 static POSTGRES: Migrator = sqlx::migrate!("./migrations/postgres");
 static SQLITE: Migrator = sqlx::migrate!("./migrations/sqlite");
+static LICENSE_SVC_POSTGRES: Migrator = sqlx::migrate!("./migrations/license-svc/postgres");
+static LICENSE_SVC_SQLITE: Migrator = sqlx::migrate!("./migrations/license-svc/sqlite");
+
+/// Which of the two products' schemas a database holds. Each lives in its own database; the
+/// license service's versions start at 1001, so a license-svc database opened as ops (or the
+/// reverse) reports unknown versions (`ahead`) instead of being migrated into a mix.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Schema {
+    /// The dev-health server and worker.
+    Ops,
+    /// `dev-health license-svc` (billing spec §4).
+    LicenseSvc,
+}
 
 /// Summary of the schema state of a database compared with this binary.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -50,17 +63,19 @@ impl MigrationStatus {
     }
 }
 
-/// The migrator of a backend.
-fn migrator(backend: Backend) -> &'static Migrator {
-    match backend {
-        Backend::Postgres => &POSTGRES,
-        Backend::Sqlite => &SQLITE,
+/// The migrator of a schema on a backend.
+fn migrator(backend: Backend, schema: Schema) -> &'static Migrator {
+    match (schema, backend) {
+        (Schema::Ops, Backend::Postgres) => &POSTGRES,
+        (Schema::Ops, Backend::Sqlite) => &SQLITE,
+        (Schema::LicenseSvc, Backend::Postgres) => &LICENSE_SVC_POSTGRES,
+        (Schema::LicenseSvc, Backend::Sqlite) => &LICENSE_SVC_SQLITE,
     }
 }
 
-/// `(version, description)` of every embedded migration of a backend, in order.
-pub fn embedded(backend: Backend) -> Vec<(i64, String)> {
-    migrator(backend)
+/// `(version, description)` of every embedded migration of a schema on a backend, in order.
+pub fn embedded(backend: Backend, schema: Schema) -> Vec<(i64, String)> {
+    migrator(backend, schema)
         .iter()
         .map(|m| (m.version, m.description.to_string()))
         .collect()
@@ -70,24 +85,42 @@ impl Store {
     /// Applies every pending migration (concurrent migrators are serialized by a lock) and
     /// returns how many were applied. Running it again applies nothing.
     pub async fn migrate(&self) -> Result<usize> {
-        let before = self.migration_status().await?;
+        self.migrate_schema(Schema::Ops).await
+    }
+
+    /// [`Store::migrate`] for either schema.
+    pub async fn migrate_schema(&self, schema: Schema) -> Result<usize> {
+        let before = self.schema_status(schema).await?;
         if before.state == MigrationState::Broken {
             return Err(StoreError::SchemaMismatch(format!(
                 "migrations {:?} failed or were changed after they were applied",
                 before.broken
             )));
         }
+        if before.state == MigrationState::Ahead {
+            return Err(StoreError::SchemaMismatch(format!(
+                "the database holds migrations {:?} this binary does not know: a newer version, \
+                 or the other service's database",
+                before.unknown
+            )));
+        }
+        let m = migrator(self.backend(), schema);
         match (self.pg_pool(), self.sqlite_pool()) {
-            (Some(p), _) => POSTGRES.run(p).await?,
-            (_, Some(p)) => SQLITE.run(p).await?,
+            (Some(p), _) => m.run(p).await?,
+            (_, Some(p)) => m.run(p).await?,
             _ => unreachable!("a store always has exactly one pool"),
         }
-        let after = self.migration_status().await?;
+        let after = self.schema_status(schema).await?;
         Ok(after.applied.saturating_sub(before.applied))
     }
 
     /// Compares the `_sqlx_migrations` table with the embedded migrations.
     pub async fn migration_status(&self) -> Result<MigrationStatus> {
+        self.schema_status(Schema::Ops).await
+    }
+
+    /// [`Store::migration_status`] for either schema.
+    pub async fn schema_status(&self, schema: Schema) -> Result<MigrationStatus> {
         let backend = self.backend();
         let mut c = self.acquire().await?;
         let exists_sql = match backend {
@@ -105,7 +138,7 @@ impl Store {
         } else {
             Vec::new()
         };
-        let embedded: BTreeMap<i64, &[u8]> = migrator(backend)
+        let embedded: BTreeMap<i64, &[u8]> = migrator(backend, schema)
             .iter()
             .map(|m| (m.version, m.checksum.as_ref()))
             .collect();

@@ -38,6 +38,16 @@ impl TestDb {
         db
     }
 
+    /// A fresh database migrated to the license service's schema.
+    pub async fn license_svc(backend: Backend) -> TestDb {
+        let db = TestDb::empty(backend).await;
+        db.store
+            .migrate_schema(crate::Schema::LicenseSvc)
+            .await
+            .unwrap_or_else(|e| panic!("migrating the test database: {e}"));
+        db
+    }
+
     /// A fresh database with no schema.
     pub async fn empty(backend: Backend) -> TestDb {
         match backend {

@@ -8,7 +8,7 @@ use chrono::{DateTime, TimeZone, Utc};
 use serde_json::json;
 use store::jobs::{Claim, JobStatus, NewJob};
 use store::testing::TestDb;
-use store::{Backend, MigrationState, backend_tests, catalog, clock_mark};
+use store::{Backend, MigrationState, Schema, backend_tests, catalog, clock_mark};
 
 fn t0() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, 1, 12, 0, 0)
@@ -262,43 +262,59 @@ backend_tests! {
 }
 
 /// Table and column names after migrating must be the same on both backends: the two migration
-/// folders are kept in step.
+/// folders of each schema are kept in step.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn migration_folders_are_in_step() {
-    let pg: Vec<_> = store::embedded_migrations(Backend::Postgres);
-    let lite: Vec<_> = store::embedded_migrations(Backend::Sqlite);
-    assert_eq!(pg, lite, "same versions and descriptions in both folders");
+    for schema in [Schema::Ops, Schema::LicenseSvc] {
+        let pg: Vec<_> = store::embedded_migrations(Backend::Postgres, schema);
+        let lite: Vec<_> = store::embedded_migrations(Backend::Sqlite, schema);
+        assert_eq!(pg, lite, "same versions and descriptions in both folders");
 
-    let sqlite = TestDb::new(Backend::Sqlite).await;
-    let postgres = TestDb::new(Backend::Postgres).await;
-    let mut c = sqlite.store.acquire().await.unwrap();
-    let lite_cols: BTreeSet<(String, String)> = match c.conn() {
-        store::Conn::Sqlite(c) => store::sqlx::query_as(
-            "SELECT m.name, p.name FROM sqlite_master m JOIN pragma_table_info(m.name) p \
-             WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite_%' AND m.name <> '_sqlx_migrations'",
-        )
-        .fetch_all(&mut *c)
-        .await
-        .unwrap()
-        .into_iter()
-        .collect(),
-        store::Conn::Postgres(_) => unreachable!(),
-    };
-    let mut c = postgres.store.acquire().await.unwrap();
-    let pg_cols: BTreeSet<(String, String)> = match c.conn() {
-        store::Conn::Postgres(c) => store::sqlx::query_as(
-            "SELECT table_name::text, column_name::text FROM information_schema.columns \
-             WHERE table_schema = 'public' AND table_name <> '_sqlx_migrations'",
-        )
-        .fetch_all(&mut *c)
-        .await
-        .unwrap()
-        .into_iter()
-        .collect(),
-        store::Conn::Sqlite(_) => unreachable!(),
-    };
-    assert!(!pg_cols.is_empty());
-    assert_eq!(lite_cols, pg_cols);
+        let sqlite = TestDb::empty(Backend::Sqlite).await;
+        sqlite.store.migrate_schema(schema).await.unwrap();
+        let postgres = TestDb::empty(Backend::Postgres).await;
+        postgres.store.migrate_schema(schema).await.unwrap();
+        let mut c = sqlite.store.acquire().await.unwrap();
+        let lite_cols: BTreeSet<(String, String)> = match c.conn() {
+            store::Conn::Sqlite(c) => store::sqlx::query_as(
+                "SELECT m.name, p.name FROM sqlite_master m JOIN pragma_table_info(m.name) p \
+                 WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite_%' AND m.name <> '_sqlx_migrations'",
+            )
+            .fetch_all(&mut *c)
+            .await
+            .unwrap()
+            .into_iter()
+            .collect(),
+            store::Conn::Postgres(_) => unreachable!(),
+        };
+        let mut c = postgres.store.acquire().await.unwrap();
+        let pg_cols: BTreeSet<(String, String)> = match c.conn() {
+            store::Conn::Postgres(c) => store::sqlx::query_as(
+                "SELECT table_name::text, column_name::text FROM information_schema.columns \
+                 WHERE table_schema = 'public' AND table_name <> '_sqlx_migrations'",
+            )
+            .fetch_all(&mut *c)
+            .await
+            .unwrap()
+            .into_iter()
+            .collect(),
+            store::Conn::Sqlite(_) => unreachable!(),
+        };
+        assert!(!pg_cols.is_empty());
+        assert_eq!(lite_cols, pg_cols, "{schema:?}");
+    }
+}
+
+/// A database of one service is never migrated as the other's: the unknown versions stop it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_services_database_is_refused_by_the_other() {
+    let db = TestDb::license_svc(Backend::Sqlite).await;
+    let err = db.store.migrate().await.unwrap_err().to_string();
+    assert!(err.contains("other service's database"), "{err}");
+    assert_eq!(
+        db.store.migration_status().await.unwrap().state,
+        MigrationState::Ahead
+    );
 }
 
 /// Timestamps read back identically on both backends (microsecond precision).
