@@ -4,5 +4,13 @@
 //! It has its own database and shares only `domain`, `license` and `store`'s connection and
 //! migration helpers with ops. Arrives with issue 5 (`spec/billing-and-license-service.md`).
 
+pub mod compute;
+pub mod config;
+pub mod db;
+pub mod entitlement;
+pub mod event;
+pub mod service;
+pub mod stripe_api;
 pub mod stripe_signature;
 pub mod subscription;
+pub mod webhook;

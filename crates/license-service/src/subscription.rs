@@ -10,7 +10,8 @@ use chrono::{DateTime, Duration, Utc};
 use domain::Tier;
 
 /// A Stripe subscription status, with an arm for values Stripe may add later.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(into = "String", from = "String")]
 pub enum Status {
     /// Waiting for the first payment (up to 23 h).
     Incomplete,
@@ -81,8 +82,21 @@ impl Status {
     }
 }
 
-/// What one event says about a subscription.
-#[derive(Debug, Clone, PartialEq, Eq)]
+impl From<String> for Status {
+    fn from(s: String) -> Status {
+        Status::parse(&s)
+    }
+}
+
+impl From<Status> for String {
+    fn from(s: Status) -> String {
+        s.as_str().to_owned()
+    }
+}
+
+/// What one event says about a subscription. Stored with its event (`stripe_events.observation`),
+/// so the subscription row can always be recomputed as the join of everything delivered.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Observation {
     /// The event's `created` (Unix seconds).
     pub created: i64,
@@ -96,6 +110,11 @@ pub struct Observation {
     pub current_period_end: DateTime<Utc>,
     /// End of the trial, if any.
     pub trial_end: Option<DateTime<Utc>>,
+    /// When license-svc re-fetched this state from Stripe (Unix seconds); `None` when it comes
+    /// from the event's own object. A re-fetched state wins a `created` tie (§7.1 step 10), and
+    /// of two re-fetched states with the same `created` the later fetch is the more current.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fetched_at: Option<i64>,
 }
 
 /// The order observations are kept by: a known status above an unknown one (an unknown status
@@ -113,6 +132,7 @@ fn key(
     bool,
     bool,
     i64,
+    Option<i64>,
     u8,
     Option<u8>,
     DateTime<Utc>,
@@ -124,6 +144,7 @@ fn key(
         !matches!(o.status, Status::Unknown(_)),
         o.status.is_terminal(),
         o.created,
+        o.fetched_at,
         o.status.rank(),
         o.tier.map(Tier::rank),
         o.current_period_end,
@@ -300,6 +321,7 @@ mod tests {
             cancel_at_period_end: false,
             current_period_end: at(30 * 86_400),
             trial_end: Some(at(14 * 86_400)),
+            fetched_at: None,
         }
     }
 
