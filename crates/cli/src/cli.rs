@@ -38,6 +38,10 @@ pub enum Command {
     /// Administer users and platform admins (scripted installs, recovery).
     #[command(subcommand)]
     Admin(AdminCommand),
+    /// The license service: Stripe webhooks, entitlements and license keys (its own config
+    /// file and database).
+    #[command(subcommand, name = "license-svc")]
+    LicenseSvc(LicenseSvcCommand),
     /// Print version information.
     Version {
         /// Print JSON.
@@ -295,4 +299,75 @@ pub struct IssueArgs {
     /// Allow an expiry or issue time in the past (tests need expired keys).
     #[arg(long)]
     pub allow_past: bool,
+}
+
+/// `license-svc` subcommands (billing spec §13).
+#[derive(Debug, Subcommand)]
+pub enum LicenseSvcCommand {
+    /// Run the service (webhooks, the /v1 API, the outbox worker and the scheduler).
+    Serve {
+        /// Listen address (overrides `listen`).
+        #[arg(long, value_name = "ADDR")]
+        listen: Option<String>,
+    },
+    /// Apply the license-svc schema to its database.
+    Migrate,
+    /// Inspect Stripe events.
+    #[command(subcommand)]
+    Events(SvcEventsCommand),
+    /// Inspect and replay pushes to ops.
+    #[command(subcommand)]
+    Outbox(OutboxCommand),
+    /// Re-sign an org's current entitlement with a fresh `iat` and enqueue it (after ops
+    /// restored a backup).
+    Push {
+        /// The org.
+        #[arg(long, value_name = "ID")]
+        org: Option<uuid::Uuid>,
+        /// Every org.
+        #[arg(long)]
+        all: bool,
+    },
+}
+
+/// `license-svc events` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum SvcEventsCommand {
+    /// Recorded events, newest first, one JSON object per line.
+    List {
+        /// Only this outcome (applied, no_change, stale, ignored, unhandled, unlinked, unknown_price, unknown_status, error).
+        #[arg(long)]
+        outcome: Option<String>,
+        /// Only this event type.
+        #[arg(long = "type")]
+        kind: Option<String>,
+        /// At most this many.
+        #[arg(long, default_value_t = 100)]
+        limit: i64,
+    },
+}
+
+/// `license-svc outbox` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum OutboxCommand {
+    /// Outbox rows, newest first, one JSON object per line.
+    List {
+        /// Only this status (pending, delivered, superseded, dead).
+        #[arg(long)]
+        status: Option<String>,
+        /// Only this org.
+        #[arg(long, value_name = "ID")]
+        org: Option<uuid::Uuid>,
+    },
+    /// Set rows back to pending with no attempts.
+    Replay {
+        /// One row.
+        id: Option<i64>,
+        /// An org's dead rows.
+        #[arg(long, value_name = "ID")]
+        org: Option<uuid::Uuid>,
+        /// Every dead row.
+        #[arg(long)]
+        all_dead: bool,
+    },
 }

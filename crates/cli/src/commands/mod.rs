@@ -4,6 +4,7 @@ pub mod admin;
 pub mod config_show;
 pub mod jobs;
 pub mod license;
+pub mod license_svc;
 pub mod migrate;
 pub mod serve;
 pub mod version;

@@ -1,0 +1,242 @@
+//! `dev-health license-svc …`: the license service (billing spec §13) — `serve`, `migrate`, and
+//! the operator commands over its own database. Its configuration is its own file
+//! (`LICENSE_SVC_CONFIG`, else `--config`, else `./license-svc.toml` when present) plus the
+//! environment; it never reads the ops configuration.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use domain::clock::SystemClock;
+use license_service::config::Config;
+use license_service::db::{events, outbox};
+use license_service::service::Service;
+use store::{DatabaseUrl, PoolOptions, Schema, Store};
+use tokio::net::TcpListener;
+use uuid::Uuid;
+
+use crate::cli::{LicenseSvcCommand, OutboxCommand, SvcEventsCommand};
+use crate::error::CliError;
+use crate::{output, shutdown};
+
+/// The license-svc config file: `LICENSE_SVC_CONFIG`, `--config`, or `./license-svc.toml`.
+fn config_file(flag: Option<&Path>) -> Option<PathBuf> {
+    std::env::var_os("LICENSE_SVC_CONFIG")
+        .map(PathBuf::from)
+        .or_else(|| flag.map(Path::to_path_buf))
+        .or_else(|| {
+            let default = PathBuf::from("license-svc.toml");
+            default.is_file().then_some(default)
+        })
+}
+
+fn load(flag: Option<&Path>) -> Result<Config, CliError> {
+    crate::logging::init(&crate::config::LogSection::default());
+    Config::load(config_file(flag).as_deref()).map_err(|e| {
+        CliError::config(
+            format!("license-svc configuration: {e}"),
+            "see docs/license-svc.example.toml for every key and its environment variable",
+        )
+    })
+}
+
+async fn open(url: &DatabaseUrl) -> Result<Store, CliError> {
+    if let DatabaseUrl::Sqlite(path) = url
+        && let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty())
+    {
+        std::fs::create_dir_all(dir).map_err(|e| {
+            CliError::config(
+                format!(
+                    "cannot create {} for the license-svc database: {e}",
+                    dir.display()
+                ),
+                "set LICENSE_SVC_DATABASE_URL to a writable location",
+            )
+        })?;
+    }
+    let store = Store::connect(url, &PoolOptions::default())
+        .await
+        .map_err(|e| {
+            CliError::unavailable(
+                format!(
+                    "cannot open the license-svc database ({}): {e}",
+                    url.redacted()
+                ),
+                "check LICENSE_SVC_DATABASE_URL",
+            )
+        })?;
+    Ok(store)
+}
+
+async fn service(flag: Option<&Path>, migrate: bool) -> Result<Service, CliError> {
+    let config = load(flag)?;
+    let store = open(&config.database_url).await?;
+    if migrate {
+        store.migrate_schema(Schema::LicenseSvc).await?;
+    }
+    Service::new(store, config, Arc::new(SystemClock))
+        .map_err(|e| CliError::config(e.to_string(), "check the stripe section of the config"))
+}
+
+/// Runs a `license-svc` subcommand.
+pub async fn run(flag: Option<&Path>, cmd: LicenseSvcCommand) -> Result<(), CliError> {
+    match cmd {
+        LicenseSvcCommand::Serve { listen } => serve(flag, listen).await,
+        LicenseSvcCommand::Migrate => {
+            let svc = service(flag, false).await?;
+            let applied = svc.store.migrate_schema(Schema::LicenseSvc).await?;
+            output::line(format!(
+                "{}: applied {applied} license-svc migration(s)",
+                svc.store.url().redacted()
+            ));
+            Ok(())
+        }
+        LicenseSvcCommand::Events(SvcEventsCommand::List {
+            outcome,
+            kind,
+            limit,
+        }) => {
+            let svc = service(flag, true).await?;
+            let mut c = svc.store.acquire().await?;
+            let rows = events::list(
+                &mut c.conn(),
+                outcome.as_deref(),
+                kind.as_deref(),
+                None,
+                limit,
+            )
+            .await?;
+            for r in rows {
+                output::line(serde_json::to_string(&r).unwrap_or_default());
+            }
+            Ok(())
+        }
+        LicenseSvcCommand::Outbox(OutboxCommand::List { status, org }) => {
+            let svc = service(flag, true).await?;
+            let mut c = svc.store.acquire().await?;
+            let status = match status.as_deref() {
+                None => None,
+                Some("pending") => Some(outbox::Status::Pending),
+                Some("delivered") => Some(outbox::Status::Delivered),
+                Some("superseded") => Some(outbox::Status::Superseded),
+                Some("dead") => Some(outbox::Status::Dead),
+                Some(other) => {
+                    return Err(CliError::with_code(
+                        64,
+                        format!("unknown outbox status {other:?}"),
+                        Some("use pending, delivered, superseded or dead"),
+                    ));
+                }
+            };
+            for r in outbox::list(&mut c.conn(), status, org, 1000).await? {
+                output::line(serde_json::to_string(&r).unwrap_or_default());
+            }
+            Ok(())
+        }
+        LicenseSvcCommand::Outbox(OutboxCommand::Replay { id, org, all_dead }) => {
+            if id.is_none() && org.is_none() && !all_dead {
+                return Err(CliError::with_code(
+                    64,
+                    "nothing to replay",
+                    Some("give an outbox id, --org ID or --all-dead"),
+                ));
+            }
+            let svc = service(flag, true).await?;
+            let now = svc.clock.now();
+            let mut tx = svc.store.begin_write().await?;
+            let n = outbox::replay(&mut tx.conn(), id, org, now).await?;
+            license_service::db::audit::append(
+                &mut tx.conn(),
+                now,
+                &actor(),
+                "outbox.replay",
+                &format!("id={id:?} org={org:?} all_dead={all_dead}"),
+                None,
+                Some(&serde_json::json!({"rows": n})),
+            )
+            .await?;
+            tx.commit().await?;
+            output::line(format!("{n} outbox row(s) set back to pending"));
+            Ok(())
+        }
+        LicenseSvcCommand::Push { org, all } => {
+            let svc = service(flag, true).await?;
+            let now = svc.clock.now();
+            let orgs: Vec<Uuid> = match (org, all) {
+                (Some(o), _) => vec![o],
+                (None, true) => {
+                    let mut c = svc.store.acquire().await?;
+                    license_service::db::entitlements::orgs(&mut c.conn()).await?
+                }
+                (None, false) => {
+                    return Err(CliError::with_code(
+                        64,
+                        "no org given",
+                        Some("use --org ID or --all"),
+                    ));
+                }
+            };
+            for o in orgs {
+                let mut tx = svc.store.begin_write().await?;
+                let r = svc
+                    .recompute_with(&mut tx.conn(), o, now, true)
+                    .await
+                    .map_err(|e| CliError::failure(e.to_string(), None))?;
+                license_service::db::audit::append(
+                    &mut tx.conn(),
+                    now,
+                    &actor(),
+                    "entitlements.push",
+                    &o.to_string(),
+                    None,
+                    None,
+                )
+                .await?;
+                tx.commit().await?;
+                output::line(format!("{o}: {r:?}"));
+            }
+            Ok(())
+        }
+    }
+}
+
+/// The OS user, for `admin_audit`.
+fn actor() -> String {
+    std::env::var("USER")
+        .or_else(|_| std::env::var("LOGNAME"))
+        .map_or_else(|_| "cli".to_owned(), |u| format!("cli:{u}"))
+}
+
+async fn serve(flag: Option<&Path>, listen: Option<String>) -> Result<(), CliError> {
+    let svc = service(flag, true).await?;
+    let addr = listen.unwrap_or_else(|| svc.config.listen.to_string());
+    let listener = TcpListener::bind(&addr).await.map_err(|e| {
+        CliError::config(
+            format!("license-svc cannot listen on {addr}: {e}"),
+            "choose another address with --listen or `listen`",
+        )
+    })?;
+    let local = listener
+        .local_addr()
+        .map_err(|e| CliError::failure(e.to_string(), None))?;
+    let stop = shutdown::on_signal();
+    let worker = {
+        let svc = svc.clone();
+        let stop = stop.clone();
+        tokio::spawn(async move { svc.run_outbox(stop).await })
+    };
+    let scheduler = {
+        let svc = svc.clone();
+        let stop = stop.clone();
+        tokio::spawn(async move { svc.run_scheduler(stop).await })
+    };
+    tracing::info!(address = %local, "license-svc serving");
+    output::line(format!("license-svc listening on http://{local}"));
+    let router = license_service::http::router(svc);
+    license_service::http::serve(listener, router, stop.clone())
+        .await
+        .map_err(|e| CliError::failure(format!("license-svc failed: {e}"), None))?;
+    stop.cancel();
+    let _ = worker.await;
+    let _ = scheduler.await;
+    Ok(())
+}

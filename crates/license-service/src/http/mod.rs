@@ -1,0 +1,51 @@
+//! license-svc's HTTP surface (billing spec §5): the Stripe webhook, the private `/v1` API for
+//! ops and admin tooling (HMAC-signed requests), and the probes. Handlers are thin: they read
+//! the request and call one `Service` method; errors map to JSON once, in [`error`].
+
+mod auth;
+mod error;
+mod ops;
+mod probes;
+mod webhook;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, post};
+
+use crate::service::Service;
+
+pub use auth::Signed;
+
+/// Webhook bodies are capped at 1 MiB, everything else at 64 KiB (§5).
+pub const WEBHOOK_BODY_LIMIT: usize = 1024 * 1024;
+/// Body cap of the `/v1` API.
+pub const API_BODY_LIMIT: usize = 64 * 1024;
+
+/// The whole router.
+pub fn router(svc: Service) -> Router {
+    let api = Router::new()
+        .route("/v1/checkout-sessions", post(ops::checkout))
+        .route("/v1/portal-sessions", post(ops::portal))
+        .route("/v1/entitlements/{org_id}", get(ops::entitlement))
+        .layer(DefaultBodyLimit::max(API_BODY_LIMIT));
+    Router::new()
+        .route(
+            "/webhooks/stripe",
+            post(webhook::stripe).layer(DefaultBodyLimit::max(WEBHOOK_BODY_LIMIT)),
+        )
+        .route("/healthz", get(probes::healthz))
+        .route("/readyz", get(probes::readyz))
+        .merge(api)
+        .with_state(svc)
+}
+
+/// Serves `router` on `listener` until `stop` fires, letting in-flight requests finish.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    router: Router,
+    stop: tokio_util::sync::CancellationToken,
+) -> std::io::Result<()> {
+    axum::serve(listener, router)
+        .with_graceful_shutdown(async move { stop.cancelled().await })
+        .await
+}

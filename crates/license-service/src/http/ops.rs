@@ -1,0 +1,74 @@
+//! The `/v1` routes ops calls (billing spec §5): checkout, portal, entitlement read.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use super::Signed;
+use crate::billing::{CheckoutRequest, PortalRequest};
+use crate::service::{Service, SvcError};
+
+fn body<T: DeserializeOwned>(s: &Signed) -> Result<T, SvcError> {
+    serde_json::from_slice(&s.body)
+        .map_err(|e| SvcError::invalid(422, "invalid_request", e.to_string()))
+}
+
+/// `POST /v1/checkout-sessions` → 201 `{id, url}`.
+pub async fn checkout(
+    State(svc): State<Service>,
+    headers: HeaderMap,
+    signed: Signed,
+) -> Result<(StatusCode, Json<Value>), SvcError> {
+    let req: CheckoutRequest = body(&signed)?;
+    let request_id = headers
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .map_or_else(|| Uuid::now_v7().to_string(), str::to_owned);
+    let s = svc.checkout(&req, &request_id).await?;
+    Ok((StatusCode::CREATED, Json(json!({"id": s.id, "url": s.url}))))
+}
+
+/// `POST /v1/portal-sessions` → 201 `{url}`.
+pub async fn portal(
+    State(svc): State<Service>,
+    signed: Signed,
+) -> Result<(StatusCode, Json<Value>), SvcError> {
+    let req: PortalRequest = body(&signed)?;
+    let url = svc.portal(&req).await?;
+    Ok((StatusCode::CREATED, Json(json!({"url": url}))))
+}
+
+/// `GET /v1/entitlements/{org_id}` → the stored entitlement, its billing summary and the last
+/// token pushed (the pull repair); 404 `unknown_org` without a billing record.
+pub async fn entitlement(
+    State(svc): State<Service>,
+    Path(org): Path<String>,
+    _signed: Signed,
+) -> Result<Json<Value>, SvcError> {
+    let unknown = || {
+        SvcError::invalid(
+            404,
+            "unknown_org",
+            "no billing record for this organization",
+        )
+    };
+    let org: Uuid = org.parse().map_err(|_| unknown())?;
+    let deployment = svc
+        .config
+        .ops
+        .receivers
+        .first()
+        .map(|r| r.deployment_id.clone())
+        .unwrap_or_default();
+    let (row, token) = svc.current(org, &deployment).await?.ok_or_else(unknown)?;
+    Ok(Json(json!({
+        "org_id": org,
+        "tier": row.tier.as_str(),
+        "version": row.version,
+        "token": token,
+        "billing": row.billing,
+    })))
+}
