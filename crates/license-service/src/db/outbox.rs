@@ -136,9 +136,15 @@ pub async fn enqueue(
     .await)?)
 }
 
-/// Pending rows due at `now`, oldest first, locked with `SKIP LOCKED` on PostgreSQL so that
-/// several license-svc replicas never send the same row. Call inside a transaction.
-pub async fn claim_due(conn: &mut Conn<'_>, now: DateTime<Utc>, limit: i64) -> Result<Vec<Row>> {
+/// Pending rows due at `now`, oldest first, leased until `lease_until` (their next attempt moves
+/// there, so no other worker takes them meanwhile). Selected with `SKIP LOCKED` on PostgreSQL
+/// so that several license-svc replicas never claim the same row. Call inside a transaction.
+pub async fn claim_due(
+    conn: &mut Conn<'_>,
+    now: DateTime<Utc>,
+    limit: i64,
+    lease_until: DateTime<Utc>,
+) -> Result<Vec<Row>> {
     let lock = match conn.backend() {
         Backend::Postgres => " FOR UPDATE SKIP LOCKED",
         Backend::Sqlite => "",
@@ -152,6 +158,13 @@ pub async fn claim_due(conn: &mut Conn<'_>, now: DateTime<Utc>, limit: i64) -> R
         .bind(limit)
         .fetch_all(&mut *c)
         .await)?;
+    for r in &rows {
+        on_conn!(conn, c => sqlx::query("UPDATE outbox SET next_attempt_at = $2 WHERE id = $1")
+            .bind(r.0)
+            .bind(Ts::new(lease_until))
+            .execute(&mut *c)
+            .await.map(|r| r.rows_affected()))?;
+    }
     Ok(rows.into_iter().map(row).collect())
 }
 
