@@ -61,7 +61,10 @@ async fn main() {
         KID,
         &key,
     );
-    assert!(app.accept_entitlement(&token).await.unwrap());
+    assert!(matches!(
+        app.accept_entitlement(&token).await.unwrap(),
+        app::entitlements::Accepted::Applied { .. }
+    ));
     app.require(org, Feature::CapacityPlanning).await.unwrap();
 
     // 1. Cached gate vs a plain cache lookup.

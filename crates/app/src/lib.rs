@@ -6,6 +6,7 @@
 //! [`authz`] can construct, so a use case cannot be reached without its permission.
 
 pub mod authz;
+pub mod billing;
 mod catalogue;
 pub mod entitlements;
 mod error;
@@ -34,6 +35,7 @@ pub struct App {
     clock: Arc<dyn Clock>,
     identity: Arc<identity::Identity>,
     engine: Arc<entitlements::Engine>,
+    billing: Arc<billing::Billing>,
 }
 
 impl App {
@@ -49,6 +51,7 @@ impl App {
             clock,
             identity: identity::Identity::new(identity),
             engine: Arc::new(engine),
+            billing: Arc::default(),
         }
     }
 
@@ -59,6 +62,16 @@ impl App {
         self.engine = Arc::new(entitlements::Engine::new(config, key, self.clock.now()));
         self.reload_license_file(true);
         self
+    }
+
+    /// Connects billing to license-svc (SaaS). Without it a SaaS server answers billing
+    /// requests with 503 `billing_not_configured`.
+    pub fn with_billing(
+        mut self,
+        config: billing::BillingConfig,
+    ) -> Result<Self, billing::BillingConfigError> {
+        self.billing = Arc::new(billing::Billing::new(config)?);
+        Ok(self)
     }
 
     /// Identity settings (public URL, keys), for the server's cookie and CSRF handling.

@@ -179,8 +179,35 @@ pub async fn org_entitlement(conn: &mut Conn<'_>, org: OrgId) -> Result<Option<O
     .transpose()
 }
 
-/// Stores the org's entitlement unless a newer one (by `iat`) is already stored, and mirrors its
-/// tier on the organization. Returns whether it was stored.
+/// The org's tier mirror and its stored entitlement, read under the lock that orders the pushes
+/// for one org: PostgreSQL locks the org row `FOR UPDATE` (it exists even before the first
+/// entitlement, so two first pushes are ordered too); SQLite callers hold `BEGIN IMMEDIATE`.
+/// `None` when there is no live org.
+pub async fn lock_org_entitlement(
+    conn: &mut Conn<'_>,
+    org: OrgId,
+) -> Result<Option<(Tier, Option<OrgEntitlement>)>> {
+    let sql = match conn.backend() {
+        crate::Backend::Postgres => {
+            "SELECT tier FROM organizations WHERE id = $1 AND deleted_at IS NULL FOR UPDATE"
+        }
+        crate::Backend::Sqlite => {
+            "SELECT tier FROM organizations WHERE id = $1 AND deleted_at IS NULL"
+        }
+    };
+    let tier: Option<String> = on_conn!(conn, c => sqlx::query_scalar(sql)
+        .bind(Id::from(org)).fetch_optional(&mut *c).await)?;
+    let Some(tier) = tier else {
+        return Ok(None);
+    };
+    let tier = parse_col("organizations.tier", &tier)?;
+    Ok(Some((tier, org_entitlement(conn, org).await?)))
+}
+
+/// Stores the org's entitlement unless one with the same or a later `iat` is already stored
+/// (a guard under the caller's lock, which has already refused stale pushes). Returns whether
+/// it was stored. The tier mirror is the caller's: it follows the effective tier, which an
+/// expired token does not give.
 pub async fn put_org_entitlement(
     conn: &mut Conn<'_>,
     org: OrgId,
@@ -196,11 +223,7 @@ pub async fn put_org_entitlement(
         .bind(Id::from(org)).bind(&e.token).bind(&e.jti).bind(e.tier.as_str())
         .bind(Ts::new(e.iat)).bind(Ts::new(e.exp)).bind(Ts::new(e.received_at))
         .execute(&mut *c).await.map(|r| r.rows_affected()))?;
-    if done == 0 {
-        return Ok(false);
-    }
-    mirror_tier(conn, org, e.tier, e.received_at).await?;
-    Ok(true)
+    Ok(done > 0)
 }
 
 /// Writes the org's tier mirror (`organizations.tier`), shown in listings; gating never reads it.

@@ -1,5 +1,6 @@
 //! Changing the inputs (entitlements spec §5.1, §14): kill switches and org overrides (platform
-//! admins, with a reason), installing the instance license, and accepting a SaaS entitlement.
+//! admins, with a reason) and installing the instance license (SaaS entitlements arrive through
+//! `receiver`).
 //! Each change bumps its version row in the same transaction and drops this replica's
 //! snapshots at once; other replicas follow within a second.
 
@@ -7,7 +8,7 @@ use chrono::{DateTime, Utc};
 use domain::permission::marker::{LicenseManage, PlatformFeatureFlags, PlatformFeatureOverrides};
 use domain::{Feature, OrgId, UserId};
 use serde::{Deserialize, Serialize};
-use store::entitlements::{self as rows, GLOBAL, InstalledLicense, OrgEntitlement, OverrideRow};
+use store::entitlements::{self as rows, GLOBAL, InstalledLicense, OverrideRow};
 use store::identity::orgs;
 
 use super::Mode;
@@ -271,63 +272,6 @@ impl App {
             &Ok(verified),
             at.timestamp(),
         ))
-    }
-
-    /// Accepts a SaaS entitlement for the org it names: verified (purpose, deployment, subject,
-    /// time) before anything is stored; an older `iat` than the stored one changes nothing.
-    /// Returns whether it was applied.
-    pub async fn accept_entitlement(&self, token: &str) -> Result<bool> {
-        let engine = self.engine();
-        let now = self.clock().now();
-        let token = token.trim();
-        let verified = license::verify(
-            token,
-            engine.config.anchors,
-            &[],
-            &license::Expect {
-                purpose: license::Purpose::Entitlement,
-                deployment_id: &engine.config.deployment_id,
-                subject: None,
-                at: now.timestamp(),
-            },
-        )
-        .map_err(|r| {
-            AppError::new(
-                ErrorKind::Invalid,
-                "entitlement_invalid",
-                format!("The entitlement was refused: {r}."),
-            )
-            .with("code", r.code.as_str())
-        })?;
-        let c = &verified.claims;
-        let org: OrgId = c.sub.parse().map_err(|_| {
-            AppError::new(
-                ErrorKind::Invalid,
-                "entitlement_invalid",
-                "The entitlement names no organization.",
-            )
-        })?;
-        let at = |s: i64| DateTime::from_timestamp(s, 0).unwrap_or(now);
-        let row = OrgEntitlement {
-            token: token.to_owned(),
-            jti: c.jti.clone(),
-            tier: c.tier,
-            iat: at(c.iat),
-            exp: at(c.exp),
-            received_at: now,
-        };
-        let mut tx = self.store().begin().await?;
-        orgs::by_id(&mut tx.conn(), org).await?.ok_or_else(|| {
-            AppError::new(ErrorKind::NotFound, "not_found", "No such organization.")
-        })?;
-        if !rows::put_org_entitlement(&mut tx.conn(), org, &row).await? {
-            return Ok(false);
-        }
-        let scope = org.to_string();
-        rows::bump(&mut tx.conn(), &scope).await?;
-        self.commit_change(tx, &scope).await?;
-        tracing::info!(%org, jti = %c.jti, tier = %c.tier, "audit: entitlement.updated");
-        Ok(true)
     }
 }
 

@@ -30,15 +30,20 @@ impl App {
         let engine = self.engine();
         if self.store().backend() == store::Backend::Sqlite {
             let mut seen: HashMap<String, i64> = HashMap::new();
+            // The first poll only learns the versions; after it, a scope that appears (an
+            // org's first change creates its row) is a change like any other.
+            let mut first = true;
             loop {
                 if let Ok(mut c) = self.store().acquire().await
                     && let Ok(versions) = rows::versions(&mut c.conn()).await
                 {
                     for (scope, v) in versions {
-                        if seen.insert(scope.clone(), v).is_some_and(|old| old != v) {
+                        let before = seen.insert(scope.clone(), v);
+                        if before.map_or(!first, |old| old != v) {
                             self.invalidated(&scope);
                         }
                     }
+                    first = false;
                 }
                 tokio::select! {
                     () = stop.cancelled() => return,

@@ -14,12 +14,14 @@ mod errors;
 mod gate;
 mod instance;
 mod invalidate;
+mod receiver;
 mod snapshot;
 mod status;
 
 pub use admin::{KillSwitchInput, OverrideInput, OverrideView};
 pub use clock::ClockView;
 pub use instance::{LicenseSource, ReloadError};
+pub use receiver::{Accepted, MAX_PUSH_BYTES, Via};
 pub use snapshot::{FeatureState, OrgSnapshot, TokenView};
 pub use status::{Explain, LicenseStatus};
 use std::path::PathBuf;
