@@ -28,7 +28,7 @@ async fn call(
     token: Option<&str>,
     body: Option<Value>,
 ) -> (u16, Value) {
-    let mut r = reqwest::Client::new().request(method, server.url(path));
+    let mut r = support::http().request(method, server.url(path));
     if let Some(t) = token {
         r = r.bearer_auth(t);
     }

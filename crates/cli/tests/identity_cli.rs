@@ -10,7 +10,7 @@ use support::{Server, binary, run};
 const PASSWORD: &str = "correct horse battery staple";
 
 async fn post(server: &Server, path: &str, body: Value) -> (u16, Value) {
-    let r = reqwest::Client::new()
+    let r = support::http()
         .post(server.url(path))
         .json(&body)
         .send()

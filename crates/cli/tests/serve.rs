@@ -22,7 +22,7 @@ fn start(data_dir: &std::path::Path, database_url: Option<&str>) -> Server {
 }
 
 async fn check_endpoints(server: &Server) {
-    let client = reqwest::Client::new();
+    let client = support::http();
     let health = client.get(server.url("/healthz")).send().await.unwrap();
     assert_eq!(health.status(), StatusCode::OK);
     assert!(health.headers().contains_key("x-request-id"));

@@ -76,7 +76,9 @@ pub fn compute(
     now: DateTime<Utc>,
 ) -> Computed {
     // The winning paid contribution: highest tier, ties to the later period end (§7.7).
-    let mut best: Option<(u8, DateTime<Utc>, Tier, i64, i64, Option<&SubRow>)> = None;
+    // `(tier rank, period end, tier, exp, grace_days, subscription (None: the comp grant))`.
+    type Candidate<'a> = (u8, DateTime<Utc>, Tier, i64, i64, Option<&'a SubRow>);
+    let mut best: Option<Candidate<'_>> = None;
     for s in subs {
         if let Contribution::Paid {
             tier,

@@ -53,6 +53,7 @@ impl Service {
     /// Runs the worker until `shutdown` fires: delivers what is due, then sleeps until woken by a
     /// commit or for at most one second.
     pub async fn run_outbox(&self, shutdown: CancellationToken) {
+        crate::install_tls_provider();
         let http = match reqwest::Client::builder().timeout(TIMEOUT).build() {
             Ok(c) => c,
             Err(e) => {

@@ -18,3 +18,9 @@ pub mod stripe_api;
 pub mod stripe_signature;
 pub mod subscription;
 pub mod webhook;
+
+/// Makes rustls use the ring provider (the one sqlx already builds) for every HTTP client of
+/// the process; a no-op when a provider is already installed.
+pub fn install_tls_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}

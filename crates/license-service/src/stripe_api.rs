@@ -130,6 +130,7 @@ impl fmt::Debug for StripeClient {
 impl StripeClient {
     /// A client for `api_base` (`https://api.stripe.com`, or localstripe in tests).
     pub fn new(api_base: Url, secret_key: Secret) -> Result<StripeClient, StripeError> {
+        crate::install_tls_provider();
         let http = reqwest::Client::builder()
             .timeout(TIMEOUT)
             .user_agent(concat!(

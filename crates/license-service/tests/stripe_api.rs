@@ -30,12 +30,15 @@ fn unique(prefix: &str) -> String {
 /// Panics with the way out when localstripe is not running.
 async fn localstripe() -> StripeClient {
     let url = base().join("v1/customers?limit=1").unwrap();
-    let reachable = reqwest::Client::new()
-        .get(url)
-        .bearer_auth(KEY)
-        .send()
-        .await
-        .map(|r| r.status().is_success());
+    let reachable = {
+        license_service::install_tls_provider();
+        reqwest::Client::new()
+    }
+    .get(url)
+    .bearer_auth(KEY)
+    .send()
+    .await
+    .map(|r| r.status().is_success());
     match reachable {
         Ok(true) => {}
         other => panic!(
@@ -49,14 +52,17 @@ async fn localstripe() -> StripeClient {
 
 /// What the service never creates itself (prices live in the Stripe dashboard): made directly.
 async fn raw_post(path: &str, form: &[(&str, &str)]) -> Value {
-    let response = reqwest::Client::new()
-        .post(base().join(path).unwrap())
-        .bearer_auth(KEY)
-        .header("Content-Type", "application/x-www-form-urlencoded")
-        .body(serde_urlencoded::to_string(form).unwrap())
-        .send()
-        .await
-        .unwrap();
+    let response = {
+        license_service::install_tls_provider();
+        reqwest::Client::new()
+    }
+    .post(base().join(path).unwrap())
+    .bearer_auth(KEY)
+    .header("Content-Type", "application/x-www-form-urlencoded")
+    .body(serde_urlencoded::to_string(form).unwrap())
+    .send()
+    .await
+    .unwrap();
     assert!(
         response.status().is_success(),
         "{path}: {}",

@@ -153,3 +153,9 @@ where
     }
     panic!("timed out after {secs} s waiting for {what}");
 }
+
+/// An HTTP client for the tests (rustls with the ring provider, as the binary uses).
+pub fn http() -> reqwest::Client {
+    license_service::install_tls_provider();
+    reqwest::Client::new()
+}

@@ -178,6 +178,16 @@ pub struct EventRow {
     pub subscription_id: Option<String>,
 }
 
+type ListRaw = (
+    String,
+    String,
+    i64,
+    String,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+);
+
 /// Events, newest first, optionally only one outcome or type.
 pub async fn list(
     conn: &mut Conn<'_>,
@@ -186,15 +196,7 @@ pub async fn list(
     since: Option<DateTime<Utc>>,
     limit: i64,
 ) -> Result<Vec<EventRow>> {
-    let rows: Vec<(
-        String,
-        String,
-        i64,
-        String,
-        Option<String>,
-        Option<String>,
-        Option<String>,
-    )> = on_conn!(conn, c => sqlx::query_as(
+    let rows: Vec<ListRaw> = on_conn!(conn, c => sqlx::query_as(
             "SELECT event_id, type, created, outcome, detail, observed_status, subscription_id \
              FROM stripe_events WHERE ($1 IS NULL OR outcome = $1) AND ($2 IS NULL OR type = $2) \
              AND ($3 IS NULL OR received_at >= $3) ORDER BY received_at DESC, event_id LIMIT $4",
