@@ -191,3 +191,38 @@ impl<F: domain::FeatureMarker> FromRequestParts<crate::AppState> for RequireFeat
         Ok(RequireFeature(std::marker::PhantomData))
     }
 }
+
+/// Present only in SaaS mode: the license webhook and billing answer 404 on a self-hosted
+/// instance before anything else (body checks included) is looked at.
+#[derive(Debug, Clone, Copy)]
+pub struct Saas;
+
+impl FromRequestParts<crate::AppState> for Saas {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        _parts: &mut Parts,
+        state: &crate::AppState,
+    ) -> Result<Self, Self::Rejection> {
+        state.app.ensure_saas()?;
+        Ok(Saas)
+    }
+}
+
+/// This request's id (`X-Request-Id`, set by the edge on every request), passed on to
+/// license-svc so a retried request reuses the same Stripe idempotency key.
+#[derive(Debug, Clone)]
+pub struct RequestId(pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for RequestId {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let id = parts
+            .headers
+            .get("x-request-id")
+            .and_then(|v| v.to_str().ok())
+            .map_or_else(|| uuid::Uuid::now_v7().to_string(), str::to_owned);
+        Ok(RequestId(id))
+    }
+}

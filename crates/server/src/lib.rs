@@ -29,7 +29,9 @@ use tokio_util::sync::CancellationToken;
 pub use access::{Access, AuthKind, RouteDecl, RouteTable, Rule};
 pub use config::ServerConfig;
 pub use error::ApiError;
-pub use extract::{ApiJson, ApiQuery, Auth, Caller, ClientInfo, MaybePrincipal, PathId};
+pub use extract::{
+    ApiJson, ApiQuery, Auth, Caller, ClientInfo, MaybePrincipal, PathId, RequestId, Saas,
+};
 pub use layers::metrics_handle;
 pub use state::AppState;
 

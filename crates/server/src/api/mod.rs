@@ -1,8 +1,10 @@
 //! JSON API routes.
 
 mod auth;
+pub(crate) mod billing;
 mod docs;
 mod license;
+mod license_webhook;
 mod org;
 mod system;
 
@@ -14,5 +16,7 @@ pub(crate) fn routes(routes: Routes) -> Routes {
     let routes = auth::routes(routes);
     let routes = org::routes(routes);
     let routes = license::routes(routes);
+    let routes = license_webhook::routes(routes);
+    let routes = billing::routes(routes);
     docs::routes(routes)
 }

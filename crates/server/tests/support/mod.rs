@@ -4,6 +4,8 @@
 #![allow(dead_code)]
 
 pub mod browser;
+pub mod license_svc;
+pub mod logs;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -33,7 +35,8 @@ pub struct Env {
 /// The deployment id of the test server (SaaS mode: each org's plan is a pushed entitlement).
 pub const DEPLOYMENT: &str = "saas-test";
 
-fn saas() -> app::entitlements::EntitlementConfig {
+/// SaaS settings on the test deployment.
+pub fn saas() -> app::entitlements::EntitlementConfig {
     app::entitlements::EntitlementConfig::new(app::entitlements::Mode::Saas, DEPLOYMENT, None)
         .unwrap()
 }
@@ -44,13 +47,25 @@ pub fn env(db: &TestDb) -> Env {
 
 /// A test server with the given entitlement settings (e.g. a self-hosted license).
 pub fn env_with(db: &TestDb, entitlements: app::entitlements::EntitlementConfig) -> Env {
+    env_billing(db, entitlements, None)
+}
+
+/// A test server that reaches license-svc with `billing` (see `license_svc::Stub`).
+pub fn env_billing(
+    db: &TestDb,
+    entitlements: app::entitlements::EntitlementConfig,
+    billing: Option<app::billing::BillingConfig>,
+) -> Env {
     let clock = Arc::new(ManualClock::new(chrono::Utc::now()));
-    let app = app::App::new(
+    let mut app = app::App::new(
         db.store.clone(),
         clock.clone(),
         app::identity::IdentityConfig::ephemeral(PUBLIC),
     )
     .with_entitlements(entitlements);
+    if let Some(billing) = billing {
+        app = app.with_billing(billing).unwrap();
+    }
     let router = server::build(app.clone(), server::ServerConfig::default()).0;
     Env {
         router,
@@ -318,7 +333,6 @@ impl Env {
     }
 }
 
-/// Sets an org's tier directly (the entitlement path arrives with a later issue).
 /// A license key signed with the public test license key (`dh-test-license-1`), for
 /// `deployment` ("self-hosted" on a default install), valid from `iat` to `exp` (Unix seconds).
 pub fn test_license(tier: Tier, iat: i64, exp: i64, grace_days: i64, deployment: &str) -> String {
@@ -342,28 +356,48 @@ pub fn self_hosted(token: Option<String>) -> app::entitlements::EntitlementConfi
     .unwrap()
 }
 
-/// Gives the org `tier` the way production does: an entitlement signed with the test
-/// entitlement key, accepted through the same service the license-service push uses.
-pub async fn set_tier(env: &Env, org: OrgId, tier: Tier) {
+/// The claims of an entitlement for `org` on the test deployment (license-svc's shape), for
+/// tests to adjust before signing.
+pub fn entitlement_claims(org: &str, tier: Tier, iat: i64, exp: i64) -> Value {
+    json!({
+        "iss": license::claims::ISSUER, "sub": org, "jti": uuid::Uuid::now_v7().to_string(),
+        "iat": iat, "exp": exp, "tier": tier.as_str(), "features": {}, "limits": {},
+        "deployment_ids": [DEPLOYMENT], "grace_days": 7,
+    })
+}
+
+/// Signs `claims` with the public test entitlement key (`dh-test-entitlement-1`), as
+/// license-svc signs a push.
+pub fn sign_entitlement(claims: &Value) -> String {
+    let key = license::anchors::signing_key_from_hex(license::anchors::TEST_ENTITLEMENT_SEED_HEX)
+        .unwrap();
+    license::sign::sign(claims, "dh-test-entitlement-1", &key)
+}
+
+/// A fresh `iat` for a push: later than every earlier one of this test process (a newer push
+/// must carry a later iat) and within a minute of the test clock.
+pub fn next_iat(env: &Env) -> i64 {
     static LAST_IAT: std::sync::atomic::AtomicI64 = std::sync::atomic::AtomicI64::new(0);
     let now = env.clock.now().timestamp();
-    // A newer push must carry a later iat; keep them increasing within the test process.
     let next = |last: i64| last.max(now - 60) + 1;
-    let iat = next(
+    next(
         LAST_IAT
             .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |l| Some(next(l)))
             .unwrap(),
-    );
-    let key = license::anchors::signing_key_from_hex(license::anchors::TEST_ENTITLEMENT_SEED_HEX)
-        .unwrap();
-    let payload = json!({
-        "iss": license::claims::ISSUER, "sub": org.to_string(), "jti": uuid::Uuid::now_v7().to_string(),
-        "iat": iat, "exp": now + 365 * 86_400, "tier": tier.as_str(), "features": {}, "limits": {},
-        "deployment_ids": [DEPLOYMENT], "grace_days": 7,
-    });
-    let token = license::sign::sign(&payload, "dh-test-entitlement-1", &key);
+    )
+}
+
+/// Gives the org `tier` the way production does: an entitlement signed with the test
+/// entitlement key, accepted through the same service the license-service push uses.
+pub async fn set_tier(env: &Env, org: OrgId, tier: Tier) {
+    let now = env.clock.now().timestamp();
+    let claims = entitlement_claims(&org.to_string(), tier, next_iat(env), now + 365 * 86_400);
+    let token = sign_entitlement(&claims);
     assert!(
-        env.app.accept_entitlement(&token).await.unwrap(),
+        matches!(
+            env.app.accept_entitlement(&token).await.unwrap(),
+            app::entitlements::Accepted::Applied { .. }
+        ),
         "entitlement applied"
     );
 }
