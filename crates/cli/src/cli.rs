@@ -318,6 +318,9 @@ pub enum LicenseSvcCommand {
     /// Inspect and replay pushes to ops.
     #[command(subcommand)]
     Outbox(OutboxCommand),
+    /// Self-hosted license keys.
+    #[command(subcommand)]
+    License(SvcLicenseCommand),
     /// Re-sign an org's current entitlement with a fresh `iat` and enqueue it (after ops
     /// restored a backup).
     Push {
@@ -344,6 +347,68 @@ pub enum SvcEventsCommand {
         /// At most this many.
         #[arg(long, default_value_t = 100)]
         limit: i64,
+    },
+    /// Process a stored event again (after a fix for an `error` outcome).
+    Reprocess {
+        /// The event id.
+        event_id: String,
+    },
+}
+
+/// `license-svc license` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum SvcLicenseCommand {
+    /// Sign, store and print a key.
+    Issue {
+        /// The customer (its license-svc id).
+        #[arg(long)]
+        customer: uuid::Uuid,
+        /// `team` or `enterprise`.
+        #[arg(long)]
+        tier: String,
+        /// Valid for this many days.
+        #[arg(long, conflicts_with = "exp")]
+        days: Option<i64>,
+        /// Valid until this date (YYYY-MM-DD, UTC midnight).
+        #[arg(long)]
+        exp: Option<chrono::NaiveDate>,
+        /// A deployment id (repeat for several).
+        #[arg(long = "deployment-id", required = true)]
+        deployment_ids: Vec<String>,
+        /// `feature=true|false` (repeatable).
+        #[arg(long = "feature")]
+        features: Vec<String>,
+        /// `limit=N` (repeatable; -1 = unlimited).
+        #[arg(long = "limit")]
+        limits: Vec<String>,
+        /// Who is issuing it (default: the OS user).
+        #[arg(long)]
+        actor: Option<String>,
+    },
+    /// Revoke a key.
+    Revoke {
+        /// The key's jti.
+        jti: String,
+        /// Why.
+        #[arg(long)]
+        reason: String,
+        /// Who (default: the OS user).
+        #[arg(long)]
+        actor: Option<String>,
+    },
+    /// Keys, newest first (tokens omitted).
+    List {
+        /// Only this customer.
+        #[arg(long)]
+        customer: Option<uuid::Uuid>,
+        /// Only this status (active, superseded, revoked).
+        #[arg(long)]
+        status: Option<String>,
+    },
+    /// One key with its token.
+    Show {
+        /// The key's jti.
+        jti: String,
     },
 }
 

@@ -24,3 +24,5 @@ pub mod webhook;
 pub fn install_tls_provider() {
     let _ = rustls::crypto::ring::default_provider().install_default();
 }
+pub mod portal;
+pub mod selfhosted;

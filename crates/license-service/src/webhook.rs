@@ -95,15 +95,27 @@ impl Service {
         self.process(&envelope, &payload, now).await
     }
 
-    /// Steps 5–13 for a verified event (also `events reprocess` and the scheduler's polls).
+    /// Steps 5–13 for a verified event (also the success page's and the scheduler's polls).
     pub async fn process(
         &self,
         e: &Envelope,
         payload: &str,
         now: DateTime<Utc>,
     ) -> Result<Reply, WebhookError> {
+        self.process_event(e, payload, now, false).await
+    }
+
+    /// [`Service::process`]; `replace` reprocesses a stored event, replacing its row in the same
+    /// transaction (so a failure leaves the old row in place).
+    async fn process_event(
+        &self,
+        e: &Envelope,
+        payload: &str,
+        now: DateTime<Utc>,
+        replace: bool,
+    ) -> Result<Reply, WebhookError> {
         let mut c = self.store.acquire().await?;
-        if events::exists(&mut c.conn(), &e.id).await? {
+        if !replace && events::exists(&mut c.conn(), &e.id).await? {
             return Ok(Reply::Duplicate);
         }
         let sub_id = e.subscription_id();
@@ -138,6 +150,9 @@ impl Service {
 
         // Step 9 onwards, in one transaction with the event row.
         let mut tx = self.store.begin_write().await?;
+        if replace {
+            events::delete(&mut tx.conn(), &e.id).await?;
+        }
         let inserted = events::insert(
             &mut tx.conn(),
             &NewEvent {
@@ -349,6 +364,9 @@ impl Service {
                 customers::mark_trial_used(conn, org, now).await?;
             }
             self.recompute(conn, org, now).await?;
+        } else if s.is_self_hosted() {
+            // The paid period's key (§12 steps 3 and 5); idempotent per (subscription, exp).
+            self.key_for_subscription(conn, &s.id, now).await?;
         }
         Ok((outcome, None, Some(obs)))
     }
@@ -432,4 +450,43 @@ enum FetchFailed {
     Retry(String),
     /// A deterministic failure: outcome `error`.
     Error(String),
+}
+
+impl Service {
+    /// `events reprocess <id>`: processes a stored event's payload again (its signature was
+    /// verified when it first arrived), audited.
+    pub async fn reprocess(&self, event_id: &str, actor: &str) -> Result<String, SvcError> {
+        let now = self.clock.now();
+        let payload = {
+            let mut c = self.store.acquire().await?;
+            events::payload(&mut c.conn(), event_id)
+                .await?
+                .ok_or_else(|| {
+                    SvcError::invalid(
+                        404,
+                        "unknown_event",
+                        "no such event (or its payload was purged)",
+                    )
+                })?
+        };
+        let envelope = Envelope::parse(payload.as_bytes())
+            .map_err(|e| SvcError::invalid(422, "bad_event", e.to_string()))?;
+        let reply = self.process_event(&envelope, &payload, now, true).await;
+        let mut c = self.store.acquire().await?;
+        crate::db::audit::append(
+            &mut c.conn(),
+            now,
+            actor,
+            "events.reprocess",
+            event_id,
+            None,
+            None,
+        )
+        .await?;
+        match reply {
+            Ok(Reply::Received(o)) => Ok(o.as_str().to_owned()),
+            Ok(Reply::Duplicate) => Ok("duplicate".to_owned()),
+            Err(e) => Err(SvcError::Unavailable(e.to_string())),
+        }
+    }
 }

@@ -55,6 +55,19 @@ fn int(map: &Map<String, Value>, key: &'static str) -> Result<i64, BadClaim> {
     map.get(key).and_then(Value::as_i64).ok_or(BadClaim(key))
 }
 
+/// A deployment id as L§11 allows it: `[a-z0-9][a-z0-9._-]{0,62}`. One rule for the ops
+/// instance's own id and for the ids license-svc writes into keys.
+pub fn valid_deployment_id(id: &str) -> bool {
+    (1..=63).contains(&id.len())
+        && id
+            .bytes()
+            .next()
+            .is_some_and(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+        && id.bytes().all(|b| {
+            b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'.' | b'_' | b'-')
+        })
+}
+
 impl Claims {
     /// Reads claims from a payload object. Unknown claims are ignored.
     pub fn from_json(payload: &Value) -> Result<Claims, BadClaim> {

@@ -128,15 +128,7 @@ impl EntitlementConfig {
 
 /// Spec §11: `[a-z0-9][a-z0-9._-]{0,62}`.
 pub fn check_deployment_id(id: &str) -> Result<(), BadDeploymentId> {
-    let ok = (1..=63).contains(&id.len())
-        && id
-            .bytes()
-            .next()
-            .is_some_and(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
-        && id.bytes().all(|b| {
-            b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'.' | b'_' | b'-')
-        });
-    if ok {
+    if license::claims::valid_deployment_id(id) {
         Ok(())
     } else {
         Err(BadDeploymentId(id.to_owned()))

@@ -14,7 +14,7 @@ use store::{DatabaseUrl, PoolOptions, Schema, Store};
 use tokio::net::TcpListener;
 use uuid::Uuid;
 
-use crate::cli::{LicenseSvcCommand, OutboxCommand, SvcEventsCommand};
+use crate::cli::{LicenseSvcCommand, OutboxCommand, SvcEventsCommand, SvcLicenseCommand};
 use crate::error::CliError;
 use crate::{output, shutdown};
 
@@ -110,6 +110,15 @@ pub async fn run(flag: Option<&Path>, cmd: LicenseSvcCommand) -> Result<(), CliE
             }
             Ok(())
         }
+        LicenseSvcCommand::Events(SvcEventsCommand::Reprocess { event_id }) => {
+            let svc = service(flag, true).await?;
+            let outcome = svc.reprocess(&event_id, &actor()).await.map_err(|e| {
+                CliError::failure(e.to_string(), Some("see `license-svc events list`"))
+            })?;
+            output::line(format!("{event_id}: {outcome}"));
+            Ok(())
+        }
+        LicenseSvcCommand::License(cmd) => license(flag, cmd).await,
         LicenseSvcCommand::Outbox(OutboxCommand::List { status, org }) => {
             let svc = service(flag, true).await?;
             let mut c = svc.store.acquire().await?;
@@ -197,6 +206,102 @@ pub async fn run(flag: Option<&Path>, cmd: LicenseSvcCommand) -> Result<(), CliE
             Ok(())
         }
     }
+}
+
+async fn license(flag: Option<&Path>, cmd: SvcLicenseCommand) -> Result<(), CliError> {
+    let svc = service(flag, true).await?;
+    let refused = |e: license_service::service::SvcError| CliError::failure(e.to_string(), None);
+    match cmd {
+        SvcLicenseCommand::Issue {
+            customer,
+            tier,
+            days,
+            exp,
+            deployment_ids,
+            features,
+            limits,
+            actor: who,
+        } => {
+            let pair = |s: &str| -> Result<(String, String), CliError> {
+                s.split_once('=')
+                    .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
+                    .ok_or_else(|| CliError::with_code(64, format!("{s:?} is not key=value"), None))
+            };
+            let mut f = std::collections::BTreeMap::new();
+            for s in &features {
+                let (k, v) = pair(s)?;
+                let v = v.parse::<bool>().map_err(|_| {
+                    CliError::with_code(
+                        64,
+                        format!("--feature {k}: {v:?} is not true or false"),
+                        None,
+                    )
+                })?;
+                f.insert(k, v);
+            }
+            let mut l = std::collections::BTreeMap::new();
+            for s in &limits {
+                let (k, v) = pair(s)?;
+                let v = v.parse::<i64>().map_err(|_| {
+                    CliError::with_code(64, format!("--limit {k}: {v:?} is not a number"), None)
+                })?;
+                l.insert(k, v);
+            }
+            let req = license_service::selfhosted::IssueRequest {
+                customer_id: customer,
+                tier,
+                days,
+                exp: exp
+                    .and_then(|d| d.and_hms_opt(0, 0, 0))
+                    .map(|d| d.and_utc().timestamp()),
+                deployment_ids,
+                features: f,
+                limits: l,
+                grace_days: None,
+            };
+            let issued = svc
+                .issue_license(&req, &who.unwrap_or_else(actor))
+                .await
+                .map_err(refused)?;
+            output::line(issued.token.unwrap_or_default());
+        }
+        SvcLicenseCommand::Revoke {
+            jti,
+            reason,
+            actor: who,
+        } => {
+            svc.revoke_license(&jti, &reason, &who.unwrap_or_else(actor))
+                .await
+                .map_err(refused)?;
+            output::line(format!("{jti}: revoked"));
+        }
+        SvcLicenseCommand::List { customer, status } => {
+            let mut c = svc.store.acquire().await?;
+            let rows = license_service::db::licenses::list(
+                &mut c.conn(),
+                customer,
+                status.as_deref(),
+                false,
+            )
+            .await?;
+            for r in rows {
+                output::line(serde_json::to_string(&r).unwrap_or_default());
+            }
+        }
+        SvcLicenseCommand::Show { jti } => {
+            let mut c = svc.store.acquire().await?;
+            let l = license_service::db::licenses::get(&mut c.conn(), &jti)
+                .await?
+                .ok_or_else(|| {
+                    CliError::failure(
+                        format!("no license {jti}"),
+                        Some("see `license-svc license list`"),
+                    )
+                })?;
+            output::line(serde_json::to_string_pretty(&l).unwrap_or_default());
+        }
+    }
+    Ok(())
 }
 
 /// The OS user, for `admin_audit`.

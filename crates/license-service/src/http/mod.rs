@@ -2,9 +2,11 @@
 //! ops and admin tooling (HMAC-signed requests), and the probes. Handlers are thin: they read
 //! the request and call one `Service` method; errors map to JSON once, in [`error`].
 
+mod admin;
 mod auth;
 mod error;
 mod ops;
+mod portal;
 mod probes;
 mod webhook;
 
@@ -27,6 +29,12 @@ pub fn router(svc: Service) -> Router {
         .route("/v1/checkout-sessions", post(ops::checkout))
         .route("/v1/portal-sessions", post(ops::portal))
         .route("/v1/entitlements/{org_id}", get(ops::entitlement))
+        .route("/v1/licenses", post(admin::issue).get(admin::list))
+        .route("/v1/licenses/{jti}", get(admin::show))
+        .route("/v1/licenses/{jti}/revoke", post(admin::revoke))
+        .route("/portal", get(portal::buy))
+        .route("/portal/checkout", post(portal::checkout))
+        .route("/portal/checkout/success", get(portal::success))
         .layer(DefaultBodyLimit::max(API_BODY_LIMIT));
     Router::new()
         .route(
