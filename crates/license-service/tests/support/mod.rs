@@ -139,8 +139,18 @@ impl Harness {
     /// `customer.subscription.*` event fall back to its own object) and whose ops receiver is
     /// `receiver_url`.
     pub async fn new(backend: Backend, stripe_base: &str, receiver_url: &str) -> Harness {
+        Harness::with_prices(backend, stripe_base, receiver_url, "").await
+    }
+
+    /// [`Harness::new`] with more configuration appended (prices made in localstripe).
+    pub async fn with_prices(
+        backend: Backend,
+        stripe_base: &str,
+        receiver_url: &str,
+        extra: &str,
+    ) -> Harness {
         let dir = tempfile::tempdir().unwrap();
-        let toml = config_toml(dir.path(), stripe_base, receiver_url, "");
+        let toml = config_toml(dir.path(), stripe_base, receiver_url, extra);
         let file = dir.path().join("license-svc.toml");
         std::fs::write(&file, toml).unwrap();
         let config = Config::load_with_env(Some(&file), |_| None).unwrap();
@@ -293,4 +303,44 @@ pub fn claims(token: &str) -> Value {
         .decode(payload)
         .unwrap();
     serde_json::from_slice(&bytes).unwrap()
+}
+
+/// The localstripe peer (`scripts/peers start`): `STRIPE_API_BASE` or 127.0.0.1:8420.
+pub fn localstripe() -> String {
+    std::env::var("STRIPE_API_BASE").unwrap_or_else(|_| "http://127.0.0.1:8420".to_owned())
+}
+
+/// Calls localstripe's API (form-encoded) and returns its JSON; fails the test with a hint
+/// when the peer is not running.
+pub async fn stripe(method: &str, path: &str, form: &[(&str, &str)]) -> Value {
+    license_service::install_tls_provider();
+    let url = format!("{}{path}", localstripe());
+    let req = reqwest::Client::new()
+        .request(method.parse().unwrap(), &url)
+        .basic_auth("sk_test_license_svc", Some(""))
+        .form(form);
+    let resp = req.send().await.unwrap_or_else(|e| {
+        panic!("localstripe at {url} is not reachable ({e}); run `scripts/peers start`")
+    });
+    let status = resp.status();
+    let body: Value = resp.json().await.unwrap_or(Value::Null);
+    assert!(status.is_success(), "{method} {path}: {status} {body}");
+    body
+}
+
+/// A recurring price in localstripe; returns its id.
+pub async fn stripe_price(interval: &str, amount: &str) -> String {
+    let product = stripe("POST", "/v1/products", &[("name", "Dev Health")]).await;
+    let price = stripe(
+        "POST",
+        "/v1/prices",
+        &[
+            ("product", product["id"].as_str().unwrap()),
+            ("unit_amount", amount),
+            ("currency", "usd"),
+            ("recurring[interval]", interval),
+        ],
+    )
+    .await;
+    price["id"].as_str().unwrap().to_owned()
 }
