@@ -129,6 +129,24 @@ pub enum AdminCommand {
     /// Entitlement decisions.
     #[command(subcommand)]
     Entitlements(AdminEntitlementsCommand),
+    /// Billing (SaaS): repair an org's entitlement from license-svc.
+    #[command(subcommand)]
+    Billing(AdminBillingCommand),
+}
+
+/// `admin billing` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum AdminBillingCommand {
+    /// Pull the org's entitlement from license-svc and apply it like a push (repairs a lost
+    /// push; a newer one already in force is kept).
+    Resync {
+        /// Org id or slug.
+        #[arg(long)]
+        org: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// `admin license` subcommands.

@@ -43,6 +43,8 @@ pub struct Config {
     pub secrets: SecretsSection,
     /// Outgoing mail.
     pub mail: MailSection,
+    /// How ops reaches license-svc (SaaS).
+    pub billing: BillingSection,
     /// Logging.
     pub log: LogSection,
 }
@@ -143,6 +145,7 @@ impl Default for Config {
             auth: AuthSection::default(),
             secrets: SecretsSection::default(),
             mail: MailSection::default(),
+            billing: BillingSection::default(),
             log: LogSection::default(),
         }
     }
@@ -241,6 +244,21 @@ impl Default for MailSection {
     }
 }
 
+/// `[billing]` (SaaS): license-svc's private URL and the service key ops signs its requests
+/// with (billing spec §6.1). The key can ask for Checkout, portal and entitlement reads, never
+/// grant a plan.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BillingSection {
+    /// license-svc's base URL, e.g. `http://127.0.0.1:8090`; unset: billing answers 503
+    /// `billing_not_configured`.
+    pub license_svc_url: Option<String>,
+    /// The service key id (one of license-svc's `auth.ops_keys`).
+    pub key_id: Option<String>,
+    /// Its secret (≥ 32 bytes); also `DEV_HEALTH_BILLING_KEY_SECRET`. Never shown or logged.
+    pub key_secret: Option<String>,
+}
+
 /// Overrides from command-line flags (the highest precedence).
 #[derive(Debug, Default, Clone)]
 pub struct Overrides {
@@ -289,11 +307,17 @@ pub fn load(file: Option<&Path>, overrides: Overrides) -> Result<Loaded, CliErro
             "config",
             "secrets_key",
             "admin_password",
+            "billing_key_secret",
         ]))
         .merge(
             Env::raw()
                 .only(&["dev_health_secrets_key"])
                 .map(|_| "secrets.master_key".into()),
+        )
+        .merge(
+            Env::raw()
+                .only(&["dev_health_billing_key_secret"])
+                .map(|_| "billing.key_secret".into()),
         );
     if let Some(bind) = &overrides.bind {
         figment = figment.merge(Serialized::default("server.bind", bind));
@@ -346,6 +370,10 @@ fn describe(meta: &Metadata, path: &[String]) -> String {
         let prefixed = format!("DEV_HEALTH_{}", path.join("__")).to_uppercase();
         let var = if std::env::var_os(&prefixed).is_none() && path == ["database_url"] {
             "DATABASE_URL".to_owned()
+        } else if path == ["billing", "key_secret"]
+            && std::env::var_os("DEV_HEALTH_BILLING_KEY_SECRET").is_some()
+        {
+            "DEV_HEALTH_BILLING_KEY_SECRET".to_owned()
         } else {
             prefixed
         };
@@ -411,6 +439,7 @@ impl Loaded {
                 "the default is 60",
             ));
         }
+        self.billing()?;
         if c.database.max_connections == 0 {
             return Err(self.invalid(
                 "database.max_connections",
@@ -580,6 +609,40 @@ impl Loaded {
         }
     }
 
+    /// The license-svc settings for the app: `None` when `billing.license_svc_url` is unset
+    /// (or on a self-hosted instance, which has no billing); an error when the URL is set but
+    /// the key is missing or unusable.
+    pub fn billing(&self) -> Result<Option<app::billing::BillingConfig>, CliError> {
+        let b = &self.config.billing;
+        let Some(url) = b
+            .license_svc_url
+            .as_deref()
+            .filter(|u| !u.trim().is_empty())
+        else {
+            return Ok(None);
+        };
+        if self.config.mode == Mode::SelfHosted {
+            return Ok(None);
+        }
+        let key_id = b.key_id.as_deref().unwrap_or_default();
+        let secret = b.key_secret.as_deref().unwrap_or_default();
+        app::billing::BillingConfig::new(url, key_id, secret.as_bytes())
+            .map(Some)
+            .map_err(|e| {
+                let key = match e {
+                    app::billing::BillingConfigError::Url(_) => "billing.license_svc_url",
+                    app::billing::BillingConfigError::KeyId => "billing.key_id",
+                    app::billing::BillingConfigError::ShortSecret => "billing.key_secret",
+                    app::billing::BillingConfigError::Client(_) => "billing.license_svc_url",
+                };
+                self.invalid(
+                    key,
+                    e.to_string(),
+                    "set billing.license_svc_url (e.g. http://127.0.0.1:8090), billing.key_id and DEV_HEALTH_BILLING_KEY_SECRET to a key listed in license-svc's auth.ops_keys",
+                )
+            })
+    }
+
     /// Pool options.
     pub fn pool_options(&self) -> store::PoolOptions {
         store::PoolOptions {
@@ -605,6 +668,11 @@ impl Loaded {
                     }
                 } else if key == "secrets.master_key" {
                     match &self.config.secrets.master_key {
+                        Some(_) => "[redacted]".into(),
+                        None => "(unset)".into(),
+                    }
+                } else if key == "billing.key_secret" {
+                    match &self.config.billing.key_secret {
                         Some(_) => "[redacted]".into(),
                         None => "(unset)".into(),
                     }

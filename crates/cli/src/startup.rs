@@ -86,8 +86,19 @@ pub async fn app(store: Store, loaded: &Loaded) -> Result<App, CliError> {
             "this build trusts the public TEST license keys (test-keys feature); never run it in production"
         );
     }
-    let app = App::new(store, Arc::new(SystemClock), loaded.identity()?)
+    let mut app = App::new(store, Arc::new(SystemClock), loaded.identity()?)
         .with_entitlements(loaded.entitlements());
+    match loaded.billing()? {
+        Some(billing) => {
+            app = app
+                .with_billing(billing)
+                .map_err(|e| CliError::config(e.to_string(), "check the [billing] settings"))?;
+        }
+        None if loaded.config.mode == config::Mode::Saas => tracing::warn!(
+            "billing.license_svc_url is not set: the billing page and /api/v1/billing answer 503 billing_not_configured"
+        ),
+        None => {}
+    }
     app.verify_catalogue().await?;
     Ok(app)
 }

@@ -1,13 +1,14 @@
-//! `dev-health admin …`: user creation for scripted installs, the platform admin flag, and
-//! reading the mail outbox on installs without SMTP.
+//! `dev-health admin …`: user creation for scripted installs, the platform admin flag, reading
+//! the mail outbox on installs without SMTP, the license, entitlement explanations and the
+//! billing pull repair (`admin billing resync`).
 
 use std::path::Path;
 
 use app::identity::NewUserInput;
 
 use crate::cli::{
-    AdminCommand, AdminEntitlementsCommand, AdminLicenseCommand, AdminUsersCommand,
-    PlatformAdminCommand,
+    AdminBillingCommand, AdminCommand, AdminEntitlementsCommand, AdminLicenseCommand,
+    AdminUsersCommand, PlatformAdminCommand,
 };
 use crate::config::Overrides;
 use crate::error::CliError;
@@ -62,6 +63,28 @@ pub async fn run(file: Option<&Path>, cmd: AdminCommand) -> Result<(), CliError>
             Ok(())
         }
         AdminCommand::License(cmd) => license(&app, cmd).await,
+        AdminCommand::Billing(AdminBillingCommand::Resync { org, json }) => {
+            let org = app.resolve_org(&org).await?;
+            let r = app.resync_billing(org).await?;
+            if json {
+                line(serde_json::to_string_pretty(&r).unwrap_or_default());
+            } else {
+                let what = match r.entitlement {
+                    "applied" => format!(
+                        "applied (version {})",
+                        r.version.map_or_else(|| "?".into(), |v| v.to_string())
+                    ),
+                    "duplicate" => "already in force; nothing changed".into(),
+                    "stale" => "a newer entitlement is already in force; nothing changed".into(),
+                    _ => "license-svc has no entitlement for this org; nothing changed".into(),
+                };
+                line(format!(
+                    "org {org}: {what}; tier {}",
+                    r.billing.tier.as_str()
+                ));
+            }
+            Ok(())
+        }
         AdminCommand::Entitlements(AdminEntitlementsCommand::Explain { org, feature, json }) => {
             let org = app.resolve_org(&org).await?;
             let e = app.explain(org, feature).await?;
