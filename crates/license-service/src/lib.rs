@@ -26,3 +26,6 @@ pub fn install_tls_provider() {
 }
 pub mod portal;
 pub mod selfhosted;
+
+#[cfg(feature = "testing")]
+pub mod testing;

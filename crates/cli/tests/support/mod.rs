@@ -8,6 +8,9 @@ use std::process::{Child, Command, Output, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
+pub mod license_svc;
+pub mod webdriver;
+
 /// The binary under test.
 pub fn binary() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_dev-health"));
@@ -81,9 +84,15 @@ pub struct Server {
 impl Server {
     /// Starts `serve --bind 127.0.0.1:0` and waits (at most 60 s) for its "listening on" line.
     pub fn start(dir: &Path, extra_args: &[&str], env: &[(&str, &str)]) -> Server {
+        Server::start_at(dir, "127.0.0.1:0", extra_args, env)
+    }
+
+    /// [`Server::start`] on a chosen address (a restart on the same address, or a public URL
+    /// known before the start).
+    pub fn start_at(dir: &Path, bind: &str, extra_args: &[&str], env: &[(&str, &str)]) -> Server {
         let mut child = binary()
             .current_dir(dir)
-            .args(["serve", "--bind", "127.0.0.1:0"])
+            .args(["serve", "--bind", bind])
             .args(extra_args)
             .envs(with_key(env))
             .stdout(Stdio::piped())

@@ -4,7 +4,6 @@
 
 #![allow(dead_code)]
 
-use std::path::Path;
 use std::sync::Arc;
 
 use axum::Router;
@@ -16,24 +15,14 @@ use http_body_util::BodyExt;
 use license_service::config::Config;
 use license_service::db::{entitlements, outbox};
 use license_service::service::Service;
+use license_service::testing::config_toml;
 use serde_json::{Value, json};
 use store::Backend;
 use store::testing::TestDb;
 use tower::ServiceExt;
 use uuid::Uuid;
 
-/// The webhook secret localstripe signs with in the project's tests.
-pub const WHSEC: &str = "whsec_test";
-/// The ops service key the tests sign `/v1` requests with.
-pub const OPS_KID: &str = "ops-test-1";
-/// Its secret.
-pub const OPS_SECRET: &str = "ops-test-secret-0123456789abcdef0123456789";
-/// The deployment id of the ops receiver.
-pub const DEPLOYMENT: &str = "saas-test";
-/// The SaaS team price.
-pub const TEAM: &str = "price_team_monthly";
-/// The SaaS enterprise price.
-pub const ENTERPRISE: &str = "price_enterprise_yearly";
+pub use license_service::testing::*;
 
 /// A configured license-svc.
 pub struct Harness {
@@ -42,91 +31,6 @@ pub struct Harness {
     pub clock: Arc<ManualClock>,
     pub router: Router,
     _dir: tempfile::TempDir,
-}
-
-fn write_key(dir: &Path, name: &str, seed_hex: &str) -> String {
-    let key = license::anchors::signing_key_from_hex(seed_hex).unwrap();
-    let path = dir.join(name);
-    std::fs::write(&path, license::sign::key_to_pem(&key).unwrap()).unwrap();
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
-    }
-    path.display().to_string()
-}
-
-/// The configuration file of a test license-svc; `extra` is appended (more prices, overrides).
-pub fn config_toml(dir: &Path, stripe_base: &str, receiver_url: &str, extra: &str) -> String {
-    let lic = write_key(dir, "license.pem", license::anchors::TEST_LICENSE_SEED_HEX);
-    let ent = write_key(
-        dir,
-        "entitlement.pem",
-        license::anchors::TEST_ENTITLEMENT_SEED_HEX,
-    );
-    let receiver_base = receiver_url
-        .strip_suffix("/api/v1/license/webhook")
-        .unwrap_or(receiver_url);
-    format!(
-        r#"
-database_url = "sqlite://{dir}/unused.db"
-public_base_url = "http://127.0.0.1:8090"
-dunning_grace = "7d"
-trial_grace = "1d"
-[stripe]
-api_base = "{stripe_base}"
-secret_key = "sk_test_license_svc"
-webhook_secrets = ["{WHSEC}"]
-[signing.license]
-kid = "dh-test-license-1"
-key_file = "{lic}"
-[signing.entitlement]
-kid = "dh-test-entitlement-1"
-key_file = "{ent}"
-[[ops.receivers]]
-deployment_id = "{DEPLOYMENT}"
-url = "{receiver_url}"
-public_base_url = "{receiver_base}"
-[auth.ops_keys]
-{OPS_KID} = "{OPS_SECRET}"
-[auth.admin_keys]
-admin-test-1 = "admin-test-secret-0123456789abcdef01234567"
-[outbox]
-base = "100ms"
-cap = "2s"
-dead_after = "72h"
-[[price]]
-id = "{TEAM}"
-tier = "team"
-kind = "saas"
-interval = "month"
-trial_days = 14
-[[price]]
-id = "price_team_yearly"
-tier = "team"
-kind = "saas"
-interval = "year"
-[[price]]
-id = "price_enterprise_monthly"
-tier = "enterprise"
-kind = "saas"
-interval = "month"
-[[price]]
-id = "{ENTERPRISE}"
-tier = "enterprise"
-kind = "saas"
-interval = "year"
-[price.limits]
-users = -1
-[[price]]
-id = "price_selfhosted_team_yearly"
-tier = "team"
-kind = "self_hosted"
-interval = "year"
-{extra}
-"#,
-        dir = dir.display()
-    )
 }
 
 /// A point in time the tests start from.
@@ -150,7 +54,7 @@ impl Harness {
         extra: &str,
     ) -> Harness {
         let dir = tempfile::tempdir().unwrap();
-        let toml = config_toml(dir.path(), stripe_base, receiver_url, extra);
+        let toml = config_toml(dir.path(), stripe_base, receiver_url, TEAM, extra);
         let file = dir.path().join("license-svc.toml");
         std::fs::write(&file, toml).unwrap();
         let config = Config::load_with_env(Some(&file), |_| None).unwrap();
@@ -260,10 +164,7 @@ pub fn event(id: &str, kind: &str, created: i64, object: &Value) -> Vec<u8> {
 
 /// A loopback URL nothing listens on (Stripe "unreachable").
 pub fn closed_port() -> String {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = l.local_addr().unwrap().port();
-    drop(l);
-    format!("http://127.0.0.1:{port}")
+    format!("http://127.0.0.1:{}", free_port())
 }
 
 /// Declares each `async fn name(h: &Harness) { … }` as `name::sqlite` and `name::postgres`, each
@@ -303,44 +204,4 @@ pub fn claims(token: &str) -> Value {
         .decode(payload)
         .unwrap();
     serde_json::from_slice(&bytes).unwrap()
-}
-
-/// The localstripe peer (`scripts/peers start`): `STRIPE_API_BASE` or 127.0.0.1:8420.
-pub fn localstripe() -> String {
-    std::env::var("STRIPE_API_BASE").unwrap_or_else(|_| "http://127.0.0.1:8420".to_owned())
-}
-
-/// Calls localstripe's API (form-encoded) and returns its JSON; fails the test with a hint
-/// when the peer is not running.
-pub async fn stripe(method: &str, path: &str, form: &[(&str, &str)]) -> Value {
-    license_service::install_tls_provider();
-    let url = format!("{}{path}", localstripe());
-    let req = reqwest::Client::new()
-        .request(method.parse().unwrap(), &url)
-        .basic_auth("sk_test_license_svc", Some(""))
-        .form(form);
-    let resp = req.send().await.unwrap_or_else(|e| {
-        panic!("localstripe at {url} is not reachable ({e}); run `scripts/peers start`")
-    });
-    let status = resp.status();
-    let body: Value = resp.json().await.unwrap_or(Value::Null);
-    assert!(status.is_success(), "{method} {path}: {status} {body}");
-    body
-}
-
-/// A recurring price in localstripe; returns its id.
-pub async fn stripe_price(interval: &str, amount: &str) -> String {
-    let product = stripe("POST", "/v1/products", &[("name", "Dev Health")]).await;
-    let price = stripe(
-        "POST",
-        "/v1/prices",
-        &[
-            ("product", product["id"].as_str().unwrap()),
-            ("unit_amount", amount),
-            ("currency", "usd"),
-            ("recurring[interval]", interval),
-        ],
-    )
-    .await;
-    price["id"].as_str().unwrap().to_owned()
 }

@@ -1,0 +1,91 @@
+//! A real `dev-health license-svc serve` process next to localstripe, for the SaaS flow tests.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use license_service::testing::localstripe;
+
+use super::binary;
+
+/// A running license-svc.
+pub struct LicenseSvc {
+    pub child: Child,
+    pub base: String,
+    pub config: std::path::PathBuf,
+}
+
+impl LicenseSvc {
+    /// Writes its configuration into `dir` (receiver `ops_base`, the localstripe team monthly
+    /// price `team`, database `database_url`) and starts `license-svc serve --listen
+    /// 127.0.0.1:PORT`.
+    pub fn start(
+        dir: &Path,
+        port: u16,
+        ops_base: &str,
+        database_url: &str,
+        team: &str,
+    ) -> LicenseSvc {
+        let receiver = format!("{ops_base}/api/v1/license/webhook");
+        let toml = license_service::testing::config_toml(dir, &localstripe(), &receiver, team, "");
+        let config = dir.join("license-svc.toml");
+        std::fs::write(&config, toml).unwrap();
+        let mut child = binary()
+            .current_dir(dir)
+            .args([
+                "license-svc",
+                "serve",
+                "--listen",
+                &format!("127.0.0.1:{port}"),
+            ])
+            .env("LICENSE_SVC_CONFIG", &config)
+            .env("LICENSE_SVC_DATABASE_URL", database_url)
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if let Some(addr) = line.strip_prefix("license-svc listening on ") {
+                    let _ = tx.send(addr.to_owned());
+                }
+            }
+        });
+        match rx.recv_timeout(Duration::from_secs(60)) {
+            Ok(base) => LicenseSvc {
+                child,
+                base,
+                config,
+            },
+            Err(_) => {
+                let _ = child.kill();
+                panic!("license-svc did not start: {:?}", child.wait());
+            }
+        }
+    }
+
+    /// Runs a `license-svc` subcommand against the same config and database.
+    pub fn run(&self, dir: &Path, database_url: &str, args: &[&str]) -> std::process::Output {
+        let mut full = vec!["license-svc"];
+        full.extend_from_slice(args);
+        binary()
+            .current_dir(dir)
+            .args(full)
+            .env("LICENSE_SVC_CONFIG", &self.config)
+            .env("LICENSE_SVC_DATABASE_URL", database_url)
+            .output()
+            .unwrap()
+    }
+}
+
+impl Drop for LicenseSvc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
