@@ -70,6 +70,8 @@ impl LicenseSvc {
     pub(crate) fn new(config: BillingConfig) -> Result<Self, super::BillingConfigError> {
         let base = Url::parse(&config.license_svc_url)
             .map_err(|e| super::BillingConfigError::Url(e.to_string()))?;
+        // rustls with the ring provider sqlx already builds (see the workspace manifest).
+        let _ = rustls::crypto::ring::default_provider().install_default();
         let http = reqwest::Client::builder()
             .timeout(config.timeout)
             .connect_timeout(Duration::from_secs(3).min(config.timeout))
