@@ -20,10 +20,12 @@ use support::webdriver::Browser;
 const PASSWORD: &str = "correct horse battery staple";
 const WAIT: Duration = Duration::from_secs(30);
 
-/// `dev-health serve` on a fixed free port, its JSON log lines kept for the test.
+/// `dev-health serve` on a free port chosen up front, its JSON log lines kept for the test.
 ///
-/// `support::Server` binds port 0, which leaves the public URL (and so the origin every form
-/// post is checked against) at `http://127.0.0.1:0`; a browser posts from the real port.
+/// The public URL defaults to `http://<bind>`, and every form post is checked against its
+/// origin, so the server must bind the port the browser will use (port 0 would leave
+/// `http://127.0.0.1:0`). `support::Server` leaves the log on the test's stderr; this one keeps
+/// the lines, which is where an install without SMTP writes its mails.
 struct Serve {
     child: Child,
     base: String,
@@ -31,7 +33,18 @@ struct Serve {
 }
 
 impl Serve {
+    /// Starts the server; tries three ports in case another process takes the probed one.
     fn start(dir: &Path) -> Serve {
+        for _ in 0..3 {
+            if let Some(server) = Serve::try_start(dir) {
+                return server;
+            }
+        }
+        panic!("dev-health serve exited at start three times (see its log above)");
+    }
+
+    /// `None` when the process ends without listening.
+    fn try_start(dir: &Path) -> Option<Serve> {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
@@ -72,10 +85,14 @@ impl Serve {
             }
         });
         match rx.recv_timeout(Duration::from_secs(60)) {
-            Ok(base) => Serve { child, base, logs },
-            Err(_) => {
+            Ok(base) => Some(Serve { child, base, logs }),
+            Err(mpsc::RecvTimeoutError::Disconnected) => {
+                let _ = child.wait();
+                None
+            }
+            Err(mpsc::RecvTimeoutError::Timeout) => {
                 let _ = child.kill();
-                panic!("dev-health serve did not start: {:?}", child.wait());
+                panic!("dev-health serve did not start in 60 s: {:?}", child.wait());
             }
         }
     }

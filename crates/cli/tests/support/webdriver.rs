@@ -12,136 +12,45 @@
 //!
 //! Needs `/usr/bin/chromium` and `/usr/bin/chromedriver` (`scripts/ensure-chromium`).
 
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
-use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use reqwest::Method;
 use serde_json::{Value, json};
+
+mod wire;
+
+pub use wire::WdError;
+use wire::{Driver, blocking_request, send};
 
 const CHROMIUM: &str = "/usr/bin/chromium";
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 /// The key of a web element reference in W3C answers.
 const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
-/// One WebDriver command (a page load included) may take this long on a busy machine.
-const COMMAND_TIMEOUT: Duration = Duration::from_secs(90);
 const POLL: Duration = Duration::from_millis(50);
 
-/// A WebDriver error answer.
-#[derive(Debug)]
-pub struct WdError {
-    /// The W3C error code (`no such element`, `stale element reference`, …) or `http`.
-    pub error: String,
-    /// Its message.
-    pub message: String,
-}
-
-/// A running chromedriver, shared by the sessions opened on it.
-struct Driver {
-    child: Child,
-    /// `127.0.0.1:<port>`.
-    addr: String,
-    http: reqwest::Client,
-    log: PathBuf,
-    _dir: tempfile::TempDir,
-}
-
-impl Driver {
-    /// Starts chromedriver on a free loopback port (three tries, in case another process takes
-    /// the port between probing and binding) and waits (at most 30 s) until it is ready.
-    async fn start() -> Driver {
-        for path in [CHROMIUM, CHROMEDRIVER] {
-            assert!(
-                std::path::Path::new(path).exists(),
-                "{path} is missing: run scripts/ensure-chromium (apt-get install chromium chromium-driver)"
-            );
-        }
-        let http = super::http();
-        let mut last = String::new();
-        for _ in 0..3 {
-            let dir = tempfile::tempdir().expect("a temp dir for chromedriver");
-            let log = dir.path().join("chromedriver.log");
-            let port = free_port();
-            let child = Command::new(CHROMEDRIVER)
-                .arg(format!("--port={port}"))
-                .arg(format!("--log-path={}", log.display()))
-                .arg("--log-level=WARNING")
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                // Its own process group, so drop can end chromium with it.
-                .process_group(0)
-                .spawn()
-                .unwrap_or_else(|e| panic!("cannot start {CHROMEDRIVER}: {e}"));
-            let mut driver = Driver {
-                child,
-                addr: format!("127.0.0.1:{port}"),
-                http: http.clone(),
-                log,
-                _dir: dir,
-            };
-            let deadline = Instant::now() + Duration::from_secs(30);
-            while Instant::now() < deadline {
-                if driver.ready().await {
-                    return driver;
-                }
-                if let Ok(Some(status)) = driver.child.try_wait() {
-                    last = format!("chromedriver exited ({status}): {}", driver.log_text());
-                    break;
-                }
-                tokio::time::sleep(POLL).await;
-            }
-            if last.is_empty() {
-                last = format!("chromedriver not ready in 30 s: {}", driver.log_text());
-            }
-        }
-        panic!("{last}");
-    }
-
-    async fn ready(&self) -> bool {
-        let Ok(r) = self
-            .http
-            .get(format!("http://{}/status", self.addr))
-            .timeout(Duration::from_secs(2))
-            .send()
-            .await
-        else {
-            return false;
-        };
-        let body: Value = r.json().await.unwrap_or(Value::Null);
-        body["value"]["ready"] == true
-    }
-
-    fn log_text(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-}
-
-impl Drop for Driver {
-    fn drop(&mut self) {
-        // The group holds chromedriver and the browsers it launched (sessions are deleted
-        // first, by `Browser`'s drop; this ends whatever is left).
-        let group = format!("-{}", self.child.id());
-        let _ = Command::new("kill")
-            .args(["-KILL", "--", &group])
-            .stderr(Stdio::null())
-            .status();
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// A port that was free a moment ago.
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free loopback port")
-}
+/// Chromium's flags besides the profile: headless, no first-run or background traffic, no proxy,
+/// and a resolver that fails every host name but localhost (the tests use loopback only).
+const CHROMIUM_ARGS: &[&str] = &[
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-default-apps",
+    "--disable-extensions",
+    "--disable-breakpad",
+    "--no-first-run",
+    "--no-default-browser-check",
+    "--no-proxy-server",
+    "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE localhost , EXCLUDE 127.0.0.1",
+    "--window-size=1280,1000",
+];
 
 /// One browser session: its own profile directory, so its own cookies and storage.
 pub struct Browser {
@@ -164,26 +73,8 @@ impl Browser {
 
     async fn open(driver: Arc<Driver>) -> Browser {
         let profile = tempfile::tempdir().expect("a temp dir for the browser profile");
-        let args = [
-            "--headless=new".to_owned(),
-            "--no-sandbox".to_owned(),
-            "--disable-gpu".to_owned(),
-            "--disable-dev-shm-usage".to_owned(),
-            "--disable-background-networking".to_owned(),
-            "--disable-component-update".to_owned(),
-            "--disable-sync".to_owned(),
-            "--disable-default-apps".to_owned(),
-            "--disable-extensions".to_owned(),
-            "--disable-breakpad".to_owned(),
-            "--no-first-run".to_owned(),
-            "--no-default-browser-check".to_owned(),
-            "--no-proxy-server".to_owned(),
-            // Loopback only: any other host name fails to resolve.
-            "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE localhost , EXCLUDE 127.0.0.1"
-                .to_owned(),
-            "--window-size=1280,1000".to_owned(),
-            format!("--user-data-dir={}", profile.path().display()),
-        ];
+        let mut args: Vec<String> = CHROMIUM_ARGS.iter().map(|a| (*a).to_owned()).collect();
+        args.push(format!("--user-data-dir={}", profile.path().display()));
         let caps = json!({"capabilities": {"alwaysMatch": {
             "browserName": "chrome",
             "pageLoadStrategy": "normal",
@@ -191,15 +82,12 @@ impl Browser {
             "goog:chromeOptions": {"binary": CHROMIUM, "args": args},
         }}});
         let url = format!("http://{}/session", driver.addr);
-        let answer = send(&driver.http, reqwest::Method::POST, &url, Some(caps)).await;
-        let value = answer.unwrap_or_else(|e| {
-            panic!(
-                "new WebDriver session: {}: {}\nchromedriver log:\n{}",
-                e.error,
-                e.message,
-                driver.log_text()
-            )
-        });
+        let value = send(&driver.http, Method::POST, &url, Some(caps))
+            .await
+            .unwrap_or_else(|e| {
+                let log = driver.log_text();
+                panic!("new WebDriver session: {e}\nchromedriver log:\n{log}")
+            });
         let session = value["sessionId"]
             .as_str()
             .unwrap_or_else(|| panic!("new session answer without sessionId: {value}"))
@@ -214,7 +102,7 @@ impl Browser {
     /// Sends one command (`path` below `/session/{id}`); errors come back as values.
     pub async fn try_cmd(
         &self,
-        method: reqwest::Method,
+        method: Method,
         path: &str,
         body: Option<Value>,
     ) -> Result<Value, WdError> {
@@ -223,21 +111,26 @@ impl Browser {
     }
 
     /// Sends one command and panics, with the page's URL, when it fails.
-    async fn cmd(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
+    pub async fn cmd(&self, method: Method, path: &str, body: Option<Value>) -> Value {
         match self.try_cmd(method.clone(), path, body).await {
             Ok(v) => v,
             Err(e) => {
                 let at = self.url_or_unknown().await;
-                panic!(
-                    "WebDriver {method} {path}: {}: {} (page: {at})",
-                    e.error, e.message
-                )
+                panic!("WebDriver {method} {path}: {e} (page: {at})")
             }
         }
     }
 
+    async fn get(&self, path: &str) -> Value {
+        self.cmd(Method::GET, path, None).await
+    }
+
+    async fn post(&self, path: &str, body: Value) -> Value {
+        self.cmd(Method::POST, path, Some(body)).await
+    }
+
     async fn url_or_unknown(&self) -> String {
-        match self.try_cmd(reqwest::Method::GET, "/url", None).await {
+        match self.try_cmd(Method::GET, "/url", None).await {
             Ok(Value::String(url)) => url,
             _ => "unknown".into(),
         }
@@ -245,108 +138,93 @@ impl Browser {
 
     /// Opens `url` and waits for the page's load event.
     pub async fn goto(&self, url: &str) {
-        self.cmd(reqwest::Method::POST, "/url", Some(json!({ "url": url })))
-            .await;
+        self.post("/url", json!({ "url": url })).await;
     }
 
     /// The address of the current page.
     pub async fn current_url(&self) -> String {
-        let v = self.cmd(reqwest::Method::GET, "/url", None).await;
-        v.as_str().unwrap_or_default().to_owned()
+        string(self.get("/url").await)
     }
 
     /// The current page's HTML (as the DOM is now).
     pub async fn page_source(&self) -> String {
-        let v = self.cmd(reqwest::Method::GET, "/source", None).await;
-        v.as_str().unwrap_or_default().to_owned()
+        string(self.get("/source").await)
     }
 
     /// The current page's title.
     pub async fn title(&self) -> String {
-        let v = self.cmd(reqwest::Method::GET, "/title", None).await;
-        v.as_str().unwrap_or_default().to_owned()
+        string(self.get("/title").await)
     }
 
     /// The first element matching `css`, without waiting (panics when there is none).
     pub async fn find(&self, css: &str) -> Element<'_> {
-        match self.try_find(css).await {
-            Ok(e) => e,
-            Err(e) => {
-                let at = self.url_or_unknown().await;
-                panic!("no element {css:?} on {at}: {}", e.message)
-            }
-        }
-    }
-
-    async fn try_find(&self, css: &str) -> Result<Element<'_>, WdError> {
-        let v = self
-            .try_cmd(reqwest::Method::POST, "/element", Some(by_css(css)))
-            .await?;
-        Ok(self.element(&v))
+        self.element(&self.post("/element", by_css(css)).await)
     }
 
     /// Every element matching `css` (possibly none).
     pub async fn find_all(&self, css: &str) -> Vec<Element<'_>> {
-        let v = self
-            .cmd(reqwest::Method::POST, "/elements", Some(by_css(css)))
-            .await;
-        v.as_array()
-            .map(|all| all.iter().map(|e| self.element(e)).collect())
-            .unwrap_or_default()
+        self.elements(&self.post("/elements", by_css(css)).await)
     }
 
     fn element(&self, v: &Value) -> Element<'_> {
         let id = v[ELEMENT]
             .as_str()
-            .unwrap_or_else(|| panic!("not an element reference: {v}"))
-            .to_owned();
-        Element { browser: self, id }
+            .unwrap_or_else(|| panic!("not an element reference: {v}"));
+        Element {
+            browser: self,
+            path: format!("/element/{id}"),
+        }
+    }
+
+    fn elements(&self, v: &Value) -> Vec<Element<'_>> {
+        let all = v.as_array().map(Vec::as_slice).unwrap_or_default();
+        all.iter().map(|e| self.element(e)).collect()
+    }
+
+    /// Elements matching `css` now, none on any error (a page in the middle of loading).
+    async fn poll_all(&self, css: &str) -> Vec<Element<'_>> {
+        match self
+            .try_cmd(Method::POST, "/elements", Some(by_css(css)))
+            .await
+        {
+            Ok(v) => self.elements(&v),
+            Err(_) => Vec::new(),
+        }
     }
 
     /// Waits (at most `timeout`) until an element matching `css` is displayed.
     pub async fn wait_for(&self, css: &str, timeout: Duration) -> Element<'_> {
         let deadline = Instant::now() + timeout;
         loop {
-            if let Ok(e) = self.try_find(css).await
-                && e.try_displayed().await.unwrap_or(false)
-            {
-                return e;
-            }
-            if Instant::now() >= deadline {
-                return self
-                    .give_up(&format!("a displayed element {css:?}"), timeout)
-                    .await;
-            }
-            tokio::time::sleep(POLL).await;
-        }
-    }
-
-    /// Waits (at most `timeout`) until an element matching `css` contains `needle` in its
-    /// visible text.
-    pub async fn wait_for_text(&self, css: &str, needle: &str, timeout: Duration) -> Element<'_> {
-        let deadline = Instant::now() + timeout;
-        loop {
-            for e in self.try_find_all(css).await {
-                if e.try_text().await.is_ok_and(|t| t.contains(needle)) {
+            for e in self.poll_all(css).await {
+                if e.try_get("/displayed").await.is_ok_and(|v| v == true) {
                     return e;
                 }
             }
             if Instant::now() >= deadline {
-                return self
-                    .give_up(&format!("{css:?} containing {needle:?}"), timeout)
-                    .await;
+                return self.give_up(&format!("a displayed {css:?}"), timeout).await;
             }
             tokio::time::sleep(POLL).await;
         }
     }
 
-    async fn try_find_all(&self, css: &str) -> Vec<Element<'_>> {
-        match self
-            .try_cmd(reqwest::Method::POST, "/elements", Some(by_css(css)))
-            .await
-        {
-            Ok(Value::Array(all)) => all.iter().map(|e| self.element(e)).collect(),
-            _ => Vec::new(),
+    /// Waits (at most `timeout`) until an element matching `css` has `needle` in its visible
+    /// text.
+    pub async fn wait_for_text(&self, css: &str, needle: &str, timeout: Duration) -> Element<'_> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            for e in self.poll_all(css).await {
+                if let Ok(Value::String(text)) = e.try_get("/text").await
+                    && text.contains(needle)
+                {
+                    return e;
+                }
+            }
+            if Instant::now() >= deadline {
+                let what = format!("{css:?} containing {needle:?}");
+                return self.give_up(&what, timeout).await;
+            }
+            tokio::time::sleep(POLL).await;
         }
     }
 
@@ -359,7 +237,7 @@ impl Browser {
     ) -> String {
         let deadline = Instant::now() + timeout;
         loop {
-            if let Ok(Value::String(url)) = self.try_cmd(reqwest::Method::GET, "/url", None).await
+            if let Ok(Value::String(url)) = self.try_cmd(Method::GET, "/url", None).await
                 && ok(&url)
             {
                 return url;
@@ -373,24 +251,19 @@ impl Browser {
 
     async fn give_up<T>(&self, what: &str, timeout: Duration) -> T {
         let at = self.url_or_unknown().await;
-        let source = self
-            .try_cmd(reqwest::Method::GET, "/source", None)
-            .await
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_owned))
-            .unwrap_or_default();
-        panic!(
-            "timed out after {} s waiting for {what} on {at}; the page:\n{}",
-            timeout.as_secs_f32(),
-            visible_part(&source)
-        )
+        let source = match self.try_cmd(Method::GET, "/source", None).await {
+            Ok(v) => string(v),
+            Err(e) => format!("(no page source: {e})"),
+        };
+        let secs = timeout.as_secs_f32();
+        let page = main_part(&source);
+        panic!("timed out after {secs} s waiting for {what} on {at}; the page:\n{page}")
     }
 
     /// Writes a PNG of the viewport to `target/tmp/browser-screenshots/<name>.png`.
     pub async fn screenshot(&self, name: &str) -> PathBuf {
-        let v = self.cmd(reqwest::Method::GET, "/screenshot", None).await;
-        let png = base64::engine::general_purpose::STANDARD
-            .decode(v.as_str().unwrap_or_default())
+        let png = STANDARD
+            .decode(string(self.get("/screenshot").await))
             .expect("the screenshot is base64");
         let path = screenshot_dir().join(format!("{name}.png"));
         std::fs::write(&path, png).expect("writing the screenshot");
@@ -422,115 +295,68 @@ impl Drop for Browser {
 /// An element of the current page.
 pub struct Element<'a> {
     browser: &'a Browser,
-    id: String,
+    /// `/element/{id}`.
+    path: String,
 }
 
 impl<'a> Element<'a> {
-    fn path(&self, rest: &str) -> String {
-        format!("/element/{}{rest}", self.id)
+    async fn get(&self, rest: &str) -> Value {
+        self.browser.get(&format!("{}{rest}", self.path)).await
     }
 
-    /// Clicks it (scrolled into view first by the driver).
-    pub async fn click(&self) {
+    async fn post(&self, rest: &str, body: Value) -> Value {
         self.browser
-            .cmd(reqwest::Method::POST, &self.path("/click"), Some(json!({})))
-            .await;
+            .post(&format!("{}{rest}", self.path), body)
+            .await
+    }
+
+    async fn try_get(&self, rest: &str) -> Result<Value, WdError> {
+        let path = format!("{}{rest}", self.path);
+        self.browser.try_cmd(Method::GET, &path, None).await
+    }
+
+    /// Clicks it (the driver scrolls it into view first).
+    pub async fn click(&self) {
+        self.post("/click", json!({})).await;
     }
 
     /// Types `text` into it.
     pub async fn send_keys(&self, text: &str) {
-        self.browser
-            .cmd(
-                reqwest::Method::POST,
-                &self.path("/value"),
-                Some(json!({ "text": text })),
-            )
-            .await;
+        self.post("/value", json!({ "text": text })).await;
     }
 
     /// Empties an input, then types `text`.
     pub async fn fill(&self, text: &str) {
-        self.browser
-            .cmd(reqwest::Method::POST, &self.path("/clear"), Some(json!({})))
-            .await;
+        self.post("/clear", json!({})).await;
         self.send_keys(text).await;
     }
 
     /// Its visible text.
     pub async fn text(&self) -> String {
-        let v = self
-            .browser
-            .cmd(reqwest::Method::GET, &self.path("/text"), None)
-            .await;
-        v.as_str().unwrap_or_default().to_owned()
-    }
-
-    async fn try_text(&self) -> Result<String, WdError> {
-        let v = self
-            .browser
-            .try_cmd(reqwest::Method::GET, &self.path("/text"), None)
-            .await?;
-        Ok(v.as_str().unwrap_or_default().to_owned())
-    }
-
-    async fn try_displayed(&self) -> Result<bool, WdError> {
-        let v = self
-            .browser
-            .try_cmd(reqwest::Method::GET, &self.path("/displayed"), None)
-            .await?;
-        Ok(v == true)
+        string(self.get("/text").await)
     }
 
     /// A DOM property (`value`, `checked`, …), `Null` when unset.
     pub async fn property(&self, name: &str) -> Value {
-        self.browser
-            .cmd(
-                reqwest::Method::GET,
-                &self.path(&format!("/property/{name}")),
-                None,
-            )
-            .await
+        self.get(&format!("/property/{name}")).await
     }
 
     /// An HTML attribute, `None` when absent.
     pub async fn attribute(&self, name: &str) -> Option<String> {
-        let v = self
-            .browser
-            .cmd(
-                reqwest::Method::GET,
-                &self.path(&format!("/attribute/{name}")),
-                None,
-            )
-            .await;
+        let v = self.get(&format!("/attribute/{name}")).await;
         v.as_str().map(str::to_owned)
     }
 
     /// The first descendant matching `css` (panics when there is none).
     pub async fn find(&self, css: &str) -> Element<'a> {
-        let v = self
-            .browser
-            .cmd(
-                reqwest::Method::POST,
-                &self.path("/element"),
-                Some(by_css(css)),
-            )
-            .await;
+        let v = self.post("/element", by_css(css)).await;
         self.browser.element(&v)
     }
 
     /// Every descendant matching `css`.
     pub async fn find_all(&self, css: &str) -> Vec<Element<'a>> {
-        let v = self
-            .browser
-            .cmd(
-                reqwest::Method::POST,
-                &self.path("/elements"),
-                Some(by_css(css)),
-            )
-            .await;
-        v.as_array()
-            .map(|all| all.iter().map(|e| self.browser.element(e)).collect())
-            .unwrap_or_default()
+        let v = self.post("/elements", by_css(css)).await;
+        self.browser.elements(&v)
     }
 }
 
@@ -551,7 +377,7 @@ impl Drop for FailureShot<'_> {
             .browser
             .blocking("GET", "/screenshot")
             .and_then(|v| v.as_str().map(str::to_owned))
-            .and_then(|b64| base64::engine::general_purpose::STANDARD.decode(b64).ok())
+            .and_then(|b64| STANDARD.decode(b64).ok())
         {
             let path = dir.join(format!("{}.png", self.name));
             if std::fs::write(&path, png).is_ok() {
@@ -577,95 +403,18 @@ fn screenshot_dir() -> PathBuf {
     dir
 }
 
+fn string(v: Value) -> String {
+    v.as_str().unwrap_or_default().to_owned()
+}
+
 fn by_css(css: &str) -> Value {
     json!({"using": "css selector", "value": css})
 }
 
 /// The `<main>` of a page when it has one (what a failure message needs), else all of it.
-fn visible_part(html: &str) -> &str {
+fn main_part(html: &str) -> &str {
     match (html.find("<main"), html.find("</main>")) {
         (Some(a), Some(b)) if a < b => &html[a..b + 7],
         _ => html,
     }
-}
-
-/// Sends one WebDriver request; the answer's `value`, or its error.
-async fn send(
-    http: &reqwest::Client,
-    method: reqwest::Method,
-    url: &str,
-    body: Option<Value>,
-) -> Result<Value, WdError> {
-    let mut request = http.request(method, url).timeout(COMMAND_TIMEOUT);
-    if let Some(body) = body {
-        request = request.json(&body);
-    }
-    let response = request.send().await.map_err(|e| WdError {
-        error: "http".into(),
-        message: e.to_string(),
-    })?;
-    let status = response.status();
-    let text = response.text().await.map_err(|e| WdError {
-        error: "http".into(),
-        message: e.to_string(),
-    })?;
-    let mut answer: Value = serde_json::from_str(&text).map_err(|_| WdError {
-        error: "http".into(),
-        message: format!("{status}: {text}"),
-    })?;
-    let value = answer["value"].take();
-    match value["error"].as_str() {
-        Some(error) => Err(WdError {
-            error: error.to_owned(),
-            message: value["message"].as_str().unwrap_or_default().to_owned(),
-        }),
-        None if !status.is_success() => Err(WdError {
-            error: "http".into(),
-            message: format!("{status}: {text}"),
-        }),
-        None => Ok(value),
-    }
-}
-
-/// A bodiless request with plain blocking IO (for `Drop`, which cannot await). chromedriver
-/// answers HTTP/1.1 with a `Content-Length` and may keep the connection open, so the body is
-/// read by its length. `None` on any failure.
-fn blocking_request(addr: &str, method: &str, path: &str) -> Option<Value> {
-    let to = addr.parse().ok()?;
-    let mut stream = TcpStream::connect_timeout(&to, Duration::from_secs(5)).ok()?;
-    stream
-        .set_read_timeout(Some(Duration::from_secs(30)))
-        .ok()?;
-    stream
-        .set_write_timeout(Some(Duration::from_secs(5)))
-        .ok()?;
-    let request = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
-    );
-    stream.write_all(request.as_bytes()).ok()?;
-    let mut raw = Vec::new();
-    let mut chunk = [0u8; 64 * 1024];
-    // Bounded: at most 64 MiB, each read at most 30 s.
-    while raw.len() < 64 << 20 {
-        if let Some(end) = raw.windows(4).position(|w| w == b"\r\n\r\n") {
-            let head = String::from_utf8_lossy(&raw[..end]).to_ascii_lowercase();
-            let length: usize = head
-                .lines()
-                .find_map(|l| l.strip_prefix("content-length:"))?
-                .trim()
-                .parse()
-                .ok()?;
-            if raw.len() >= end + 4 + length {
-                let mut answer: Value =
-                    serde_json::from_slice(&raw[end + 4..end + 4 + length]).ok()?;
-                return Some(answer["value"].take());
-            }
-        }
-        let n = stream.read(&mut chunk).ok()?;
-        if n == 0 {
-            return None;
-        }
-        raw.extend_from_slice(&chunk[..n]);
-    }
-    None
 }
