@@ -273,7 +273,8 @@ fn day_count(n: i64) -> String {
     }
 }
 
-fn limit_line(limit: Limit, value: LimitValue, usage: &serde_json::Value) -> String {
+/// A limit with its usage (`users 3 / 3`), as the license and billing pages list them.
+pub(crate) fn limit_line(limit: Limit, value: LimitValue, usage: &serde_json::Value) -> String {
     let max = match value {
         LimitValue::Unlimited => "unlimited".to_owned(),
         LimitValue::Max(n) => n.to_string(),

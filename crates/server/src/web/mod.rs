@@ -5,6 +5,7 @@
 //! token, answered by a 303 to a page, or by the form again with the error next to it.
 
 mod account;
+mod billing;
 mod gate;
 mod license;
 mod members;
@@ -80,7 +81,7 @@ async fn landing(
 
 /// Registers the pages and the static file route.
 pub(crate) fn routes(routes: Routes) -> Routes {
-    let routes = license::routes(members::routes(account::routes(routes)));
+    let routes = billing::routes(license::routes(members::routes(account::routes(routes))));
     routes
         .route(
             Surface::Web,

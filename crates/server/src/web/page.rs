@@ -36,6 +36,8 @@ pub(crate) struct Shell {
     pub members_link: bool,
     /// Whether the navigation shows License (owners and admins, self-hosted).
     pub license_link: bool,
+    /// Whether the navigation shows Billing (owners and admins, SaaS).
+    pub billing_link: bool,
     /// Licensing banners (owners and admins only).
     pub banners: Vec<super::license::Banner>,
 }
@@ -76,6 +78,7 @@ pub(crate) async fn shell(
         here: here.to_owned(),
         members_link: p.holds(Permission::InvitesRead),
         license_link,
+        billing_link: p.holds(Permission::BillingRead) && state.app.ensure_saas().is_ok(),
         banners,
     }))
 }

@@ -73,7 +73,22 @@ impl<'a> Browser<'a> {
         form: Option<String>,
         origin: Option<&str>,
     ) -> Page {
+        self.send_with(method, path, form, origin, &[]).await
+    }
+
+    /// [`Browser::send`] with extra request headers (e.g. `HX-Request` for htmx).
+    pub async fn send_with(
+        &mut self,
+        method: Method,
+        path: &str,
+        form: Option<String>,
+        origin: Option<&str>,
+        headers: &[(&str, &str)],
+    ) -> Page {
         let mut builder = Request::builder().method(method).uri(path);
+        for (name, value) in headers {
+            builder = builder.header(*name, *value);
+        }
         if !self.jar.is_empty() {
             let cookies: Vec<String> = self.jar.iter().map(|(k, v)| format!("{k}={v}")).collect();
             builder = builder.header(header::COOKIE, cookies.join("; "));
