@@ -223,6 +223,10 @@ mod tests {
             }
         );
         assert_eq!(BillingState::default().phase(), Phase::None);
-        assert_eq!(state("none", false).phase(), Phase::None, "license-svc's no-subscription status");
+        assert_eq!(
+            state("none", false).phase(),
+            Phase::None,
+            "license-svc's no-subscription status"
+        );
     }
 }
