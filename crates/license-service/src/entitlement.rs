@@ -29,6 +29,7 @@ impl Service {
         now: DateTime<Utc>,
         force: bool,
     ) -> Result<Recomputed, SvcError> {
+        entitlements::ensure(conn, org, now).await?;
         let stored = entitlements::lock(conn, org).await?;
         let subs = subscriptions::by_org(conn, org).await?;
         let comp = stored.as_ref().and_then(|s| {

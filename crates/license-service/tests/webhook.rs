@@ -70,8 +70,10 @@ both! {
         assert_eq!(h.outcome("evt_b").await.as_deref(), Some("stale"));
         assert_eq!(h.outcome("evt_a").await.as_deref(), Some("stale"));
         let e = h.entitlement(o).await.unwrap();
-        assert_eq!((e.tier, e.version), (Tier::Community, 1));
-        assert_eq!(h.outbox().await.len(), 1, "no push for stale events");
+        // Community from the start: nothing to sign (ops is community without a push), and no
+        // push for the stale events either.
+        assert_eq!((e.tier, e.version), (Tier::Community, 0));
+        assert!(h.outbox().await.is_empty());
 
         // Equal `created` values: the higher rank wins whatever the order.
         let o2 = org();

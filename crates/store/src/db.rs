@@ -244,6 +244,19 @@ impl Conn<'_> {
             Conn::Sqlite(_) => Backend::Sqlite,
         }
     }
+
+    /// Serializes transactions on `key` until this transaction ends: a PostgreSQL
+    /// transaction-scoped advisory lock (it orders work on rows that may not exist yet, which
+    /// `FOR UPDATE` cannot); nothing on SQLite, whose writers hold `BEGIN IMMEDIATE`.
+    pub async fn lock_key(&mut self, key: &str) -> Result<()> {
+        if let Conn::Postgres(c) = self {
+            sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
+                .bind(key)
+                .execute(&mut **c)
+                .await?;
+        }
+        Ok(())
+    }
 }
 
 impl PooledConn {

@@ -74,6 +74,23 @@ fn row(r: Raw) -> EntRow {
     }
 }
 
+/// Makes sure the org has a row to lock: a community placeholder (version 0, nothing signed)
+/// when it has none. Concurrent first computations for one org then serialize on that row
+/// (PostgreSQL waits on the unique key, then `FOR UPDATE`) instead of both reading "no row".
+pub async fn ensure(conn: &mut Conn<'_>, org: Uuid, now: DateTime<Utc>) -> Result<()> {
+    on_conn!(conn, c => sqlx::query(
+        "INSERT INTO entitlements (org_id, tier, features, limits, exp, grace_days, billing, version, \
+         last_iat, last_jti, updated_at) VALUES ($1, 'community', '{}', '{}', 0, 0, 'null', 0, 0, '', $2) \
+         ON CONFLICT (org_id) DO NOTHING",
+    )
+    .bind(Id(org))
+    .bind(Ts::new(now))
+    .execute(&mut *c)
+    .await
+    .map(|r| r.rows_affected()))?;
+    Ok(())
+}
+
 /// The org's row, locked for the transaction on PostgreSQL.
 pub async fn lock(conn: &mut Conn<'_>, org: Uuid) -> Result<Option<EntRow>> {
     let sql = format!(

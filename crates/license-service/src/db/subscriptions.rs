@@ -73,8 +73,11 @@ fn row(r: Raw) -> SubRow {
     }
 }
 
-/// A subscription, locked for the rest of the transaction on PostgreSQL.
+/// A subscription, locked for the rest of the transaction. PostgreSQL takes a transaction-scoped
+/// advisory lock on the id first, so two events of a subscription that has no row yet are
+/// ordered too (`FOR UPDATE` locks only rows that exist); SQLite writers hold `BEGIN IMMEDIATE`.
 pub async fn lock(conn: &mut Conn<'_>, id: &str) -> Result<Option<SubRow>> {
+    conn.lock_key(&format!("subscription:{id}")).await?;
     let sql = format!(
         "SELECT {COLUMNS} FROM subscriptions WHERE stripe_subscription_id = $1{}",
         super::for_update(conn)
