@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 use license_service::testing::{OPS_KID, OPS_SECRET, free_port, stripe, stripe_price};
 use serde_json::{Value, json};
 use support::license_svc::LicenseSvc;
+use support::webdriver::Browser;
 use support::{Server, eventually};
 
 const PASSWORD: &str = "correct horse battery staple";
@@ -308,4 +309,94 @@ async fn login(server: &Server) -> String {
         .unwrap();
     let body: Value = r.json().await.unwrap();
     body["access_token"].as_str().unwrap().to_owned()
+}
+
+/// The delivered push's `delivered_at` (license-svc's outbox, newest delivered row).
+fn delivered_at(svc: &LicenseSvc, dir: &Path, db: &str) -> Option<chrono::DateTime<chrono::Utc>> {
+    let out = svc.run(dir, db, &["outbox", "list", "--status", "delivered"]);
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter_map(|r| r["delivered_at"].as_str().and_then(|t| t.parse().ok()))
+        .max()
+}
+
+/// Spec §15.2 E1 with the browser: the owner follows the UpgradeGate's link to billing and
+/// clicks Upgrade; Checkout opens in localstripe; the test pays; the feature opens on ops within
+/// 1 s of license-svc's push, and the page says Team.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_owner_clicks_upgrade_in_chromium_and_the_feature_opens_within_a_second_of_the_push() {
+    const WAIT: Duration = Duration::from_secs(30);
+    let dir = tempfile::tempdir().unwrap();
+    let svc_dir = tempfile::tempdir().unwrap();
+    let team = stripe_price("month", "2900").await;
+    let svc_port = free_port();
+    let ops = ops(dir.path(), free_port(), svc_port);
+    let (token, _org) = setup(&ops).await;
+    let db = format!("sqlite://{}/license-svc.db", svc_dir.path().display());
+    let svc = LicenseSvc::start(svc_dir.path(), svc_port, &ops.base, &db, &team);
+    register_webhook(svc_port).await;
+    assert_eq!(create_token(&ops, &token, "before").await, 402);
+
+    let browser = Browser::start().await;
+    let _shot = browser.screenshot_on_failure("billing-upgrade");
+    browser
+        .goto(&ops.url("/signin?next=/settings/billing%3Ffeature%3Dapi_access"))
+        .await;
+    browser
+        .wait_for("#email", WAIT)
+        .await
+        .fill("owner@example.com")
+        .await;
+    browser.find("#password").await.fill(PASSWORD).await;
+    browser
+        .find(r#"form[action="/signin"] button[type="submit"]"#)
+        .await
+        .click()
+        .await;
+    browser
+        .wait_for_url("/settings/billing", WAIT, |u| {
+            u.contains("/settings/billing")
+        })
+        .await;
+    browser
+        .wait_for(r#"li[data-offer="team"] button[value="month"]"#, WAIT)
+        .await
+        .click()
+        .await;
+    // Checkout in localstripe (its hosted page does not exist: the URL is what matters).
+    let url = browser
+        .wait_for_url("Stripe Checkout", WAIT, |u| u.contains("/_checkout/cs_"))
+        .await;
+    let session = url.rsplit('/').next().unwrap().to_owned();
+    stripe(
+        "POST",
+        &format!("/_config/checkout/sessions/{session}/complete"),
+        &[],
+    )
+    .await;
+
+    let mut opened_at = None;
+    for _ in 0..1_500 {
+        if create_token(&ops, &token, "after").await == 201 {
+            opened_at = Some(chrono::Utc::now());
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let opened_at = opened_at.expect("the team feature opened within 30 s");
+    let pushed_at = delivered_at(&svc, svc_dir.path(), &db).expect("a delivered push");
+    let lag = (opened_at - pushed_at).num_milliseconds();
+    eprintln!("push acknowledged → feature open on ops: {lag} ms");
+    assert!(lag < 1_000, "gated within 1 s of the push ({lag} ms)");
+
+    // Stripe sends the browser back to the billing page, which now shows the plan.
+    browser
+        .goto(&ops.url("/settings/billing?checkout=success"))
+        .await;
+    browser.wait_for_text("main", "Team", WAIT).await;
+    assert!(
+        browser.find_all("#upgrade").await.is_empty(),
+        "no Upgrade once subscribed"
+    );
 }

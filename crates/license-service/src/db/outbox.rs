@@ -69,6 +69,8 @@ pub struct Row {
     pub last_error: Option<String>,
     /// When it was written.
     pub created_at: DateTime<Utc>,
+    /// When ops acknowledged it.
+    pub delivered_at: Option<DateTime<Utc>>,
 }
 
 type Raw = (
@@ -84,9 +86,10 @@ type Raw = (
     Option<i64>,
     Option<String>,
     Ts,
+    Option<Ts>,
 );
 const COLUMNS: &str = "id, org_id, deployment_id, jti, iat, token, status, attempts, \
-    next_attempt_at, last_status, last_error, created_at";
+    next_attempt_at, last_status, last_error, created_at, delivered_at";
 
 fn row(r: Raw) -> Row {
     Row {
@@ -102,6 +105,7 @@ fn row(r: Raw) -> Row {
         last_status: r.9,
         last_error: r.10,
         created_at: r.11.get(),
+        delivered_at: r.12.map(Ts::get),
     }
 }
 

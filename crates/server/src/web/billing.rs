@@ -263,10 +263,39 @@ async fn show(
     ))
 }
 
-/// Where an action sends the browser: 303, or for htmx a 200 with `HX-Redirect`.
+/// The hand-off page to Stripe: a meta refresh and a link.
+#[derive(Template)]
+#[template(path = "settings/billing_redirect.html")]
+struct ToStripe<'a> {
+    assets: &'static crate::assets::Assets,
+    version: &'static str,
+    url: &'a str,
+}
+
+/// Where an action sends the browser. A form post cannot answer with a redirect to Stripe:
+/// browsers apply the page's `form-action 'self'` (identity spec §8.1) to every redirect of a
+/// form submission, so a 303 to another origin is blocked. The post answers a page that
+/// navigates with a meta refresh (a new navigation, like the SSO link) and shows a link;
+/// htmx gets `HX-Redirect`. Only http(s) URLs are followed.
 fn go(headers: &HeaderMap, r: &Redirect) -> Response {
+    if !(r.url.starts_with("https://") || r.url.starts_with("http://")) {
+        tracing::error!("license-svc returned a non-http redirect; not followed");
+        return StatusCode::BAD_GATEWAY.into_response();
+    }
     if !is_htmx(headers) {
-        return see_other(&r.url);
+        let mut page = render(
+            StatusCode::OK,
+            &ToStripe {
+                assets: crate::assets::assets(),
+                version: crate::VERSION,
+                url: &r.url,
+            },
+        );
+        page.headers_mut().insert(
+            axum::http::header::CACHE_CONTROL,
+            HeaderValue::from_static("no-store"),
+        );
+        return page;
     }
     let mut response = StatusCode::OK.into_response();
     if let Ok(v) = HeaderValue::from_str(&r.url) {
