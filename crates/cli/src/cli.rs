@@ -339,15 +339,56 @@ pub enum LicenseSvcCommand {
     /// Self-hosted license keys.
     #[command(subcommand)]
     License(SvcLicenseCommand),
-    /// Re-sign an org's current entitlement with a fresh `iat` and enqueue it (after ops
-    /// restored a backup).
-    Push {
+    /// Inspect, re-push and comp-grant SaaS entitlements.
+    #[command(subcommand)]
+    Entitlements(SvcEntitlementsCommand),
+}
+
+/// `license-svc entitlements` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum SvcEntitlementsCommand {
+    /// The org's stored entitlement, its billing summary and comp grant (JSON).
+    Show {
         /// The org.
         #[arg(long, value_name = "ID")]
+        org: uuid::Uuid,
+    },
+    /// Re-sign the current entitlement with a fresh `iat` and enqueue it (after ops restored a
+    /// backup).
+    Push {
+        /// The org.
+        #[arg(long, value_name = "ID", required_unless_present = "all")]
         org: Option<uuid::Uuid>,
         /// Every org.
         #[arg(long)]
         all: bool,
+    },
+    /// Grant a comp tier until a date (audited; pushed like any change).
+    Grant {
+        /// The org.
+        #[arg(long, value_name = "ID")]
+        org: uuid::Uuid,
+        /// `team` or `enterprise`.
+        #[arg(long)]
+        tier: String,
+        /// Last day (YYYY-MM-DD, UTC; at most 366 days ahead).
+        #[arg(long)]
+        until: chrono::NaiveDate,
+        /// Why.
+        #[arg(long)]
+        reason: String,
+        /// Who (default: the OS user).
+        #[arg(long)]
+        actor: Option<String>,
+    },
+    /// Remove an org's comp grant.
+    Ungrant {
+        /// The org.
+        #[arg(long, value_name = "ID")]
+        org: uuid::Uuid,
+        /// Who (default: the OS user).
+        #[arg(long)]
+        actor: Option<String>,
     },
 }
 

@@ -61,12 +61,13 @@ impl Service {
         })
     }
 
-    /// Creates a Checkout Session for an org's upgrade (§11 steps 1–4).
+    /// Creates a Checkout Session for an org's upgrade (§11 steps 1–4); returns it with the
+    /// trial days offered (§7.4: one trial per org).
     pub async fn checkout(
         &self,
         req: &CheckoutRequest,
         request_id: &str,
-    ) -> Result<CheckoutSession, SvcError> {
+    ) -> Result<(CheckoutSession, Option<u32>), SvcError> {
         let tier: Tier = req
             .tier
             .parse()
@@ -174,7 +175,7 @@ impl Service {
             .map_err(stripe_failed)?;
         tracing::info!(org = %req.org_id, tier = %tier, %interval, trial = trial.is_some(),
             actor = req.actor_user_id.as_deref().unwrap_or(""), session = %session.id, "checkout session created");
-        Ok(session)
+        Ok((session, trial))
     }
 
     /// A Stripe billing-portal session for the org's customer (§11 "Manage").

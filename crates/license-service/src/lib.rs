@@ -27,5 +27,6 @@ pub fn install_tls_provider() {
 pub mod portal;
 pub mod selfhosted;
 
+pub mod comp;
 #[cfg(feature = "testing")]
 pub mod testing;

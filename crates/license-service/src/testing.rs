@@ -10,6 +10,14 @@ pub const WHSEC: &str = "whsec_test";
 pub const OPS_KID: &str = "ops-test-1";
 /// Its secret.
 pub const OPS_SECRET: &str = "ops-test-secret-0123456789abcdef0123456789";
+/// The ops comp key (manual tiers only).
+pub const OPS_COMP_KID: &str = "ops-comp-test-1";
+/// Its secret.
+pub const OPS_COMP_SECRET: &str = "ops-comp-test-secret-0123456789abcdef0123";
+/// The admin tooling key.
+pub const ADMIN_KID: &str = "admin-test-1";
+/// Its secret.
+pub const ADMIN_SECRET: &str = "admin-test-secret-0123456789abcdef01234567";
 /// The deployment id of the ops receiver.
 pub const DEPLOYMENT: &str = "saas-test";
 /// The SaaS team price.
@@ -70,8 +78,10 @@ url = "{receiver_url}"
 public_base_url = "{receiver_base}"
 [auth.ops_keys]
 {OPS_KID} = "{OPS_SECRET}"
+[auth.ops_comp_keys]
+{OPS_COMP_KID} = "{OPS_COMP_SECRET}"
 [auth.admin_keys]
-admin-test-1 = "admin-test-secret-0123456789abcdef01234567"
+{ADMIN_KID} = "{ADMIN_SECRET}"
 [outbox]
 base = "100ms"
 cap = "2s"

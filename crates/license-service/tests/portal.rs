@@ -42,6 +42,7 @@ async fn a_portal_purchase_shows_a_key_for_the_purchased_deployments_only() {
         store::Backend::Sqlite,
         &localstripe(),
         &format!("{}/api/v1/license/webhook", closed_port()),
+        TEAM,
         &extra,
     )
     .await;

@@ -14,7 +14,9 @@ use store::{DatabaseUrl, PoolOptions, Schema, Store};
 use tokio::net::TcpListener;
 use uuid::Uuid;
 
-use crate::cli::{LicenseSvcCommand, OutboxCommand, SvcEventsCommand, SvcLicenseCommand};
+use crate::cli::{
+    LicenseSvcCommand, OutboxCommand, SvcEntitlementsCommand, SvcEventsCommand, SvcLicenseCommand,
+};
 use crate::error::CliError;
 use crate::{output, shutdown};
 
@@ -167,21 +169,37 @@ pub async fn run(flag: Option<&Path>, cmd: LicenseSvcCommand) -> Result<(), CliE
             output::line(format!("{n} outbox row(s) set back to pending"));
             Ok(())
         }
-        LicenseSvcCommand::Push { org, all } => {
-            let svc = service(flag, true).await?;
+        LicenseSvcCommand::Entitlements(cmd) => entitlements(flag, cmd).await,
+    }
+}
+
+async fn entitlements(flag: Option<&Path>, cmd: SvcEntitlementsCommand) -> Result<(), CliError> {
+    let svc = service(flag, true).await?;
+    let refused = |e: license_service::service::SvcError| CliError::failure(e.to_string(), None);
+    match cmd {
+        SvcEntitlementsCommand::Show { org } => {
+            let mut c = svc.store.acquire().await?;
+            let row = license_service::db::entitlements::get(&mut c.conn(), org)
+                .await?
+                .ok_or_else(|| CliError::failure(format!("no entitlement for org {org}"), None))?;
+            output::line(
+                serde_json::to_string_pretty(&serde_json::json!({
+                    "org_id": org, "tier": row.tier.as_str(), "features": row.features,
+                    "limits": row.limits, "exp": row.exp, "grace_days": row.grace_days,
+                    "version": row.version, "last_iat": row.last_iat, "last_jti": row.last_jti,
+                    "billing": row.billing,
+                    "comp": row.comp.map(|(t, u, r)| serde_json::json!({"tier": t.as_str(), "until": u, "reason": r})),
+                }))
+                .unwrap_or_default(),
+            );
+        }
+        SvcEntitlementsCommand::Push { org, all } => {
             let now = svc.clock.now();
             let orgs: Vec<Uuid> = match (org, all) {
                 (Some(o), _) => vec![o],
-                (None, true) => {
+                _ => {
                     let mut c = svc.store.acquire().await?;
                     license_service::db::entitlements::orgs(&mut c.conn()).await?
-                }
-                (None, false) => {
-                    return Err(CliError::with_code(
-                        64,
-                        "no org given",
-                        Some("use --org ID or --all"),
-                    ));
                 }
             };
             for o in orgs {
@@ -189,7 +207,7 @@ pub async fn run(flag: Option<&Path>, cmd: LicenseSvcCommand) -> Result<(), CliE
                 let r = svc
                     .recompute_with(&mut tx.conn(), o, now, true)
                     .await
-                    .map_err(|e| CliError::failure(e.to_string(), None))?;
+                    .map_err(refused)?;
                 license_service::db::audit::append(
                     &mut tx.conn(),
                     now,
@@ -203,9 +221,41 @@ pub async fn run(flag: Option<&Path>, cmd: LicenseSvcCommand) -> Result<(), CliE
                 tx.commit().await?;
                 output::line(format!("{o}: {r:?}"));
             }
-            Ok(())
+        }
+        SvcEntitlementsCommand::Grant {
+            org,
+            tier,
+            until,
+            reason,
+            actor: who,
+        } => {
+            let who = who.unwrap_or_else(actor);
+            let until = until
+                .and_hms_opt(23, 59, 59)
+                .map(|d| d.and_utc())
+                .ok_or_else(|| CliError::with_code(64, "bad --until date", None))?;
+            let req = license_service::comp::CompRequest {
+                tier,
+                until,
+                reason,
+                actor: who.clone(),
+            };
+            let version = svc.set_comp(org, Some(&req), &who).await.map_err(refused)?;
+            output::line(format!(
+                "{org}: comp granted until {until}; entitlement version {version}"
+            ));
+        }
+        SvcEntitlementsCommand::Ungrant { org, actor: who } => {
+            let version = svc
+                .set_comp(org, None, &who.unwrap_or_else(actor))
+                .await
+                .map_err(refused)?;
+            output::line(format!(
+                "{org}: comp removed; entitlement version {version}"
+            ));
         }
     }
+    Ok(())
 }
 
 async fn license(flag: Option<&Path>, cmd: SvcLicenseCommand) -> Result<(), CliError> {

@@ -156,3 +156,29 @@ pub async fn orgs(conn: &mut Conn<'_>) -> Result<Vec<Uuid>> {
         .await)?;
     Ok(rows.into_iter().map(|r| r.0.0).collect())
 }
+
+/// Sets or clears the org's comp grant (the row must exist: see [`ensure`]).
+pub async fn set_comp(
+    conn: &mut Conn<'_>,
+    org: Uuid,
+    comp: Option<(Tier, DateTime<Utc>, &str)>,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    let (tier, until, reason) = match comp {
+        Some((t, u, r)) => (Some(t.as_str()), Some(Ts::new(u)), Some(r)),
+        None => (None, None, None),
+    };
+    on_conn!(conn, c => sqlx::query(
+        "UPDATE entitlements SET comp_tier = $2, comp_until = $3, comp_reason = $4, updated_at = $5 \
+         WHERE org_id = $1",
+    )
+    .bind(Id(org))
+    .bind(tier)
+    .bind(until)
+    .bind(reason)
+    .bind(Ts::new(now))
+    .execute(&mut *c)
+    .await
+    .map(|r| r.rows_affected()))?;
+    Ok(())
+}

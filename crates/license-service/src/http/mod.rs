@@ -29,6 +29,10 @@ pub fn router(svc: Service) -> Router {
         .route("/v1/checkout-sessions", post(ops::checkout))
         .route("/v1/portal-sessions", post(ops::portal))
         .route("/v1/entitlements/{org_id}", get(ops::entitlement))
+        .route(
+            "/v1/entitlements/{org_id}/comp",
+            axum::routing::put(ops::put_comp).delete(ops::delete_comp),
+        )
         .route("/v1/licenses", post(admin::issue).get(admin::list))
         .route("/v1/licenses/{jti}", get(admin::show))
         .route("/v1/licenses/{jti}/revoke", post(admin::revoke))

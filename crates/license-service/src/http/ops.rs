@@ -27,8 +27,11 @@ pub async fn checkout(
         .get("x-request-id")
         .and_then(|v| v.to_str().ok())
         .map_or_else(|| Uuid::now_v7().to_string(), str::to_owned);
-    let s = svc.checkout(&req, &request_id).await?;
-    Ok((StatusCode::CREATED, Json(json!({"id": s.id, "url": s.url}))))
+    let (s, trial_days) = svc.checkout(&req, &request_id).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({"id": s.id, "url": s.url, "trial_days": trial_days})),
+    ))
 }
 
 /// `POST /v1/portal-sessions` → 201 `{url}`.
@@ -71,4 +74,29 @@ pub async fn entitlement(
         "token": token,
         "billing": row.billing,
     })))
+}
+
+/// `PUT /v1/entitlements/{org_id}/comp` (ops comp key) → 200 `{org_id, version}`.
+pub async fn put_comp(
+    State(svc): State<Service>,
+    Path(org): Path<Uuid>,
+    signed: Signed,
+) -> Result<Json<Value>, SvcError> {
+    let req: crate::comp::CompRequest = body(&signed)?;
+    let version = svc
+        .set_comp(org, Some(&req), &format!("ops:{}", signed.kid))
+        .await?;
+    Ok(Json(json!({"org_id": org, "version": version})))
+}
+
+/// `DELETE /v1/entitlements/{org_id}/comp` (ops comp key) → 200 `{org_id, version}`.
+pub async fn delete_comp(
+    State(svc): State<Service>,
+    Path(org): Path<Uuid>,
+    signed: Signed,
+) -> Result<Json<Value>, SvcError> {
+    let version = svc
+        .set_comp(org, None, &format!("ops:{}", signed.kid))
+        .await?;
+    Ok(Json(json!({"org_id": org, "version": version})))
 }

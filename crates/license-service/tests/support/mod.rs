@@ -43,18 +43,20 @@ impl Harness {
     /// `customer.subscription.*` event fall back to its own object) and whose ops receiver is
     /// `receiver_url`.
     pub async fn new(backend: Backend, stripe_base: &str, receiver_url: &str) -> Harness {
-        Harness::with_prices(backend, stripe_base, receiver_url, "").await
+        Harness::with_prices(backend, stripe_base, receiver_url, TEAM, "").await
     }
 
-    /// [`Harness::new`] with more configuration appended (prices made in localstripe).
+    /// [`Harness::new`] with the team monthly price `team` and more configuration appended
+    /// (prices made in localstripe).
     pub async fn with_prices(
         backend: Backend,
         stripe_base: &str,
         receiver_url: &str,
+        team: &str,
         extra: &str,
     ) -> Harness {
         let dir = tempfile::tempdir().unwrap();
-        let toml = config_toml(dir.path(), stripe_base, receiver_url, TEAM, extra);
+        let toml = config_toml(dir.path(), stripe_base, receiver_url, team, extra);
         let file = dir.path().join("license-svc.toml");
         std::fs::write(&file, toml).unwrap();
         let config = Config::load_with_env(Some(&file), |_| None).unwrap();
@@ -205,3 +207,57 @@ pub fn claims(token: &str) -> Value {
         .unwrap();
     serde_json::from_slice(&bytes).unwrap()
 }
+
+impl Harness {
+    /// Sends an HMAC-signed `/v1` request (billing spec §6.1) with `kid`/`secret`; returns the
+    /// status and JSON body. `nonce` lets a test replay one.
+    pub async fn signed(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<Value>,
+        (kid, secret): (&str, &str),
+        nonce: Option<&str>,
+    ) -> (StatusCode, Value) {
+        use base64::Engine;
+        let bytes = body.map(|b| b.to_string()).unwrap_or_default();
+        let fresh =
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(Uuid::now_v7().as_bytes());
+        let nonce = nonce.map_or(fresh, str::to_owned);
+        let (p, q) = path.split_once('?').unwrap_or((path, ""));
+        let auth = license::service_auth::authorization(
+            kid,
+            secret.as_bytes(),
+            &license::service_auth::Request {
+                method,
+                path: p,
+                query: q,
+                body: bytes.as_bytes(),
+            },
+            self.now(),
+            &nonce,
+        );
+        let req = Request::builder()
+            .method(method)
+            .uri(path)
+            .header("authorization", auth)
+            .header("content-type", "application/json")
+            .header("x-request-id", Uuid::now_v7().to_string())
+            .body(Body::from(bytes))
+            .unwrap();
+        let resp = self.router.clone().oneshot(req).await.unwrap();
+        let status = resp.status();
+        let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+        (
+            status,
+            serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        )
+    }
+}
+
+/// The ops key.
+pub const OPS: (&str, &str) = (OPS_KID, OPS_SECRET);
+/// The ops comp key.
+pub const OPS_COMP: (&str, &str) = (OPS_COMP_KID, OPS_COMP_SECRET);
+/// The admin key.
+pub const ADMIN: (&str, &str) = (ADMIN_KID, ADMIN_SECRET);
