@@ -11,6 +11,9 @@ use uuid::Uuid;
 
 use crate::service::{Service, SvcError};
 
+/// How long Stripe event payloads are kept (the rows stay).
+pub const PAYLOAD_KEPT: chrono::Duration = chrono::Duration::days(90);
+
 /// How often the scheduler runs.
 pub const INTERVAL: Duration = Duration::from_secs(60);
 
@@ -56,8 +59,9 @@ impl Service {
     }
 
     /// One pass: every org with a paid entitlement whose `exp` or comp grant has passed, or
-    /// whose dunning deadline has, is recomputed (and pushed when it changed). Returns how
-    /// many orgs were signed anew.
+    /// whose dunning deadline has, is recomputed (and pushed when it changed); expired request
+    /// nonces and event payloads older than 90 days are dropped. Returns how many orgs were
+    /// signed anew.
     pub async fn tick(&self) -> Result<usize, SvcError> {
         let now = self.clock.now();
         let due = {
@@ -78,6 +82,9 @@ impl Service {
         if signed > 0 {
             self.outbox_wake.notify_one();
         }
+        let mut c = self.store.acquire().await?;
+        crate::db::nonces::purge(&mut c.conn(), now).await?;
+        crate::db::events::purge_payloads(&mut c.conn(), now - PAYLOAD_KEPT).await?;
         Ok(signed)
     }
 }

@@ -213,7 +213,14 @@ impl Service {
             Outcome::Unhandled => {
                 metrics::counter!("stripe_unhandled_events_total", "type" => e.kind.clone())
                     .increment(1);
-                tracing::warn!(alert = true, event = %e.id, kind = %e.kind, "unhandled Stripe event type");
+                // The alert once per type per day; every event is still recorded and counted.
+                let mut c = self.store.acquire().await?;
+                let day = now - chrono::Duration::days(1);
+                if events::unhandled_seen_since(&mut c.conn(), &e.kind, day, &e.id).await? {
+                    tracing::info!(event = %e.id, kind = %e.kind, "unhandled Stripe event type (alerted today)");
+                } else {
+                    tracing::warn!(alert = true, event = %e.id, kind = %e.kind, "unhandled Stripe event type");
+                }
             }
             Outcome::Unlinked | Outcome::UnknownPrice | Outcome::UnknownStatus | Outcome::Error => {
                 tracing::error!(alert = true, event = %e.id, kind = %e.kind, outcome = outcome.as_str(),

@@ -204,4 +204,20 @@ both! {
         assert_eq!((e.tier, e.grace_days), (Tier::Team, 14));
         assert!(e.billing["past_due_since"].is_null());
     }
+
+    async fn payloads_are_purged_after_90_days_and_the_rows_stay(h: &Harness) {
+        let o = org();
+        h.deliver(&event("evt_old", "customer.subscription.created", h.now(),
+            &subscription("sub_1", o, "active", TEAM, h.now() + 400 * 86_400))).await;
+        h.clock.advance(chrono::Duration::days(89));
+        h.svc.tick().await.unwrap();
+        let mut c = h.db.store.acquire().await.unwrap();
+        let kept = license_service::db::events::payload(&mut c.conn(), "evt_old").await.unwrap();
+        assert!(kept.is_some());
+        h.clock.advance(chrono::Duration::days(2));
+        h.svc.tick().await.unwrap();
+        let purged = license_service::db::events::payload(&mut c.conn(), "evt_old").await.unwrap();
+        assert!(purged.is_none());
+        assert_eq!(h.outcome("evt_old").await.as_deref(), Some("applied"));
+    }
 }

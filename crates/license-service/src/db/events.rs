@@ -250,3 +250,34 @@ pub async fn unhandled_since(conn: &mut Conn<'_>, since: DateTime<Utc>) -> Resul
     .fetch_one(&mut *c)
     .await)?)
 }
+
+/// Drops payloads older than `before` (the rows stay: §4 keeps the history, not the bodies).
+pub async fn purge_payloads(conn: &mut Conn<'_>, before: DateTime<Utc>) -> Result<u64> {
+    Ok(on_conn!(conn, c => sqlx::query(
+        "UPDATE stripe_events SET payload = NULL WHERE received_at < $1 AND payload IS NOT NULL",
+    )
+    .bind(Ts::new(before))
+    .execute(&mut *c)
+    .await
+    .map(|r| r.rows_affected()))?)
+}
+
+/// Whether an `unhandled` event of `kind` was already received since `since` (the alert for a
+/// type is raised once per day).
+pub async fn unhandled_seen_since(
+    conn: &mut Conn<'_>,
+    kind: &str,
+    since: DateTime<Utc>,
+    except: &str,
+) -> Result<bool> {
+    let n: i64 = on_conn!(conn, c => sqlx::query_scalar(
+        "SELECT COUNT(*) FROM stripe_events WHERE outcome = 'unhandled' AND type = $1 \
+         AND received_at >= $2 AND event_id <> $3",
+    )
+    .bind(kind)
+    .bind(Ts::new(since))
+    .bind(except)
+    .fetch_one(&mut *c)
+    .await)?;
+    Ok(n > 0)
+}
