@@ -28,8 +28,21 @@ impl LicenseSvc {
         database_url: &str,
         team: &str,
     ) -> LicenseSvc {
+        LicenseSvc::start_with(dir, port, ops_base, database_url, team, "")
+    }
+
+    /// [`LicenseSvc::start`] with more configuration appended (more prices).
+    pub fn start_with(
+        dir: &Path,
+        port: u16,
+        ops_base: &str,
+        database_url: &str,
+        team: &str,
+        extra: &str,
+    ) -> LicenseSvc {
         let receiver = format!("{ops_base}/api/v1/license/webhook");
-        let toml = license_service::testing::config_toml(dir, &localstripe(), &receiver, team, "");
+        let toml =
+            license_service::testing::config_toml(dir, &localstripe(), &receiver, team, extra);
         let config = dir.join("license-svc.toml");
         std::fs::write(&config, toml).unwrap();
         let mut child = binary()
