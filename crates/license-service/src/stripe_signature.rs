@@ -51,6 +51,17 @@ pub fn verify<S: AsRef<[u8]>>(
     secrets: &[S],
     now: i64,
 ) -> Result<i64, SignatureError> {
+    verify_within(header, body, secrets, now, TOLERANCE_S)
+}
+
+/// [`verify`] with a configured tolerance (`stripe.tolerance_s`).
+pub fn verify_within<S: AsRef<[u8]>>(
+    header: &str,
+    body: &[u8],
+    secrets: &[S],
+    now: i64,
+    tolerance_s: i64,
+) -> Result<i64, SignatureError> {
     let mut t = None;
     let mut signatures = Vec::new();
     for pair in header.split(',') {
@@ -67,7 +78,7 @@ pub fn verify<S: AsRef<[u8]>>(
     let (Some(t), false) = (t, signatures.is_empty()) else {
         return Err(SignatureError::BadHeader);
     };
-    if now.abs_diff(t) > TOLERANCE_S.unsigned_abs() {
+    if now.abs_diff(t) > tolerance_s.unsigned_abs() {
         return Err(SignatureError::OutOfTolerance);
     }
     let candidates: Vec<Vec<u8>> = signatures

@@ -75,11 +75,12 @@ impl Service {
             .iter()
             .map(|s| s.expose().as_bytes())
             .collect();
-        if let Err(e) = stripe_signature::verify(
+        if let Err(e) = stripe_signature::verify_within(
             signature.unwrap_or_default(),
             raw,
             &secrets,
             now.timestamp(),
+            self.config.stripe.tolerance_s,
         ) {
             metrics::counter!("stripe_signature_failures_total").increment(1);
             tracing::warn!(code = e.code(), "stripe webhook refused");
