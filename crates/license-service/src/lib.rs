@@ -28,5 +28,6 @@ pub mod portal;
 pub mod selfhosted;
 
 pub mod comp;
+pub mod portal_account;
 #[cfg(feature = "testing")]
 pub mod testing;

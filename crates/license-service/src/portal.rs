@@ -59,41 +59,52 @@ impl Service {
             .collect()
     }
 
-    fn binding_key(&self) -> [u8; 32] {
+    /// The key of the portal's cookies, derived from the license signing key (no extra secret
+    /// to configure; rotating the signing key signs everyone out of the portal).
+    fn cookie_key(&self) -> [u8; 32] {
         let mut h = Sha256::new();
-        h.update(b"dev-health portal checkout binding v1");
+        h.update(b"dev-health portal cookies v1");
         h.update(self.config.signing.license.key.to_bytes());
         h.finalize().into()
     }
 
-    fn binding_mac(&self, session: &str, exp: i64) -> Vec<u8> {
-        let mut m = <Hmac<Sha256> as KeyInit>::new_from_slice(&self.binding_key())
+    fn cookie_mac(&self, label: &str, subject: &str, exp: i64) -> Vec<u8> {
+        let mut m = <Hmac<Sha256> as KeyInit>::new_from_slice(&self.cookie_key())
             .unwrap_or_else(|_| unreachable!("HMAC takes any key length"));
-        m.update(format!("{session}.{exp}").as_bytes());
+        m.update(format!("{label}\n{subject}.{exp}").as_bytes());
         m.finalize().into_bytes().to_vec()
+    }
+
+    /// A signed cookie value `subject.exp.mac` for one purpose (`label`).
+    pub(crate) fn sign_cookie(&self, label: &str, subject: &str, until: DateTime<Utc>) -> String {
+        let exp = until.timestamp();
+        let mac = URL_SAFE_NO_PAD.encode(self.cookie_mac(label, subject, exp));
+        format!("{subject}.{exp}.{mac}")
+    }
+
+    /// The subject of a signed cookie for `label`, when its MAC and time are good.
+    pub(crate) fn check_cookie(
+        &self,
+        label: &str,
+        cookie: &str,
+        now: DateTime<Utc>,
+    ) -> Option<String> {
+        let mut parts = cookie.rsplitn(3, '.');
+        let (mac, exp, subject) = (parts.next()?, parts.next()?, parts.next()?);
+        let exp = exp.parse::<i64>().ok()?;
+        let mac = URL_SAFE_NO_PAD.decode(mac).ok()?;
+        let ok = bool::from(self.cookie_mac(label, subject, exp).ct_eq(&mac));
+        (ok && now.timestamp() <= exp).then(|| subject.to_owned())
     }
 
     /// The binding cookie value for a Checkout Session.
     pub fn binding(&self, session: &str, now: DateTime<Utc>) -> String {
-        let exp = (now + BINDING_TTL).timestamp();
-        let mac = URL_SAFE_NO_PAD.encode(self.binding_mac(session, exp));
-        format!("{session}.{exp}.{mac}")
+        self.sign_cookie("checkout", session, now + BINDING_TTL)
     }
 
     /// Whether `cookie` binds this browser to `session` now.
     pub fn bound(&self, cookie: &str, session: &str, now: DateTime<Utc>) -> bool {
-        let mut parts = cookie.rsplitn(3, '.');
-        let (Some(mac), Some(exp), Some(s)) = (parts.next(), parts.next(), parts.next()) else {
-            return false;
-        };
-        let Ok(exp) = exp.parse::<i64>() else {
-            return false;
-        };
-        let Ok(mac) = URL_SAFE_NO_PAD.decode(mac) else {
-            return false;
-        };
-        let expected = self.binding_mac(s, exp);
-        bool::from(expected.ct_eq(&mac)) && s == session && now.timestamp() <= exp
+        self.check_cookie("checkout", cookie, now).as_deref() == Some(session)
     }
 
     /// `POST /portal/checkout`: a self-hosted customer, its Stripe customer and a Checkout

@@ -121,6 +121,35 @@ impl Service {
         Ok(l)
     }
 
+    /// A replacement for `old` with other deployment ids (same tier, limits and end); `old`
+    /// becomes superseded and stays valid to its own end. Not tied to the subscription's period
+    /// key, so renewals keep working from the customer's stored ids.
+    pub(crate) async fn sign_replacement(
+        &self,
+        conn: &mut Conn<'_>,
+        old: &licenses::License,
+        deployment_ids: Vec<String>,
+        now: DateTime<Utc>,
+    ) -> Result<licenses::License, SvcError> {
+        let l = self
+            .sign_license(
+                conn,
+                old.customer_id,
+                None,
+                old.tier,
+                old.exp,
+                deployment_ids,
+                old.features.clone(),
+                old.limits.clone(),
+                old.grace_days,
+                "portal",
+                now,
+            )
+            .await?;
+        licenses::mark_superseded(conn, &old.jti).await?;
+        Ok(l)
+    }
+
     /// Issues a key by hand (admin API and CLI), audited.
     pub async fn issue_license(
         &self,

@@ -132,4 +132,122 @@ async fn a_portal_purchase_shows_a_key_for_the_purchased_deployments_only() {
     assert_eq!(ok.claims.deployment_ids, ["self-hosted", "staging"]);
     let refused = license::verify(&key, anchors, &[], &expect("other")).unwrap_err();
     assert_eq!(refused.code.as_str(), "license_wrong_deployment");
+
+    // Later visits (§12 step 6): a magic link, once, opens a session with the keys.
+    let answer = |email: &str| {
+        let body = format!("email={email}");
+        Request::post("/portal/login")
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(Body::from(body))
+            .unwrap()
+    };
+    let (s1, _, known) = send(&h, answer("ops%40acme.example")).await;
+    let (s2, _, unknown) = send(&h, answer("nobody%40acme.example")).await;
+    assert_eq!((s1, s2), (StatusCode::OK, StatusCode::OK));
+    assert_eq!(known, unknown, "no enumeration");
+    assert!(
+        h.svc
+            .portal_login_request("nobody@acme.example")
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let links = h
+        .svc
+        .portal_login_request("OPS@acme.example")
+        .await
+        .unwrap();
+    assert_eq!(links.len(), 1);
+    let path = links[0]
+        .trim_start_matches("http://127.0.0.1:8090")
+        .to_owned();
+    let (status, headers, _) = send(&h, Request::get(&path).body(Body::empty()).unwrap()).await;
+    assert_eq!(
+        (status, headers["location"].to_str().unwrap()),
+        (StatusCode::SEE_OTHER, "/portal/keys")
+    );
+    let session = headers["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    let (status, _, _) = send(&h, Request::get(&path).body(Body::empty()).unwrap()).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "a link works once");
+
+    let get = |p: &str, cookie: Option<&str>| {
+        let mut r = Request::get(p);
+        if let Some(c) = cookie {
+            r = r.header("cookie", c);
+        }
+        r.body(Body::empty()).unwrap()
+    };
+    let (status, headers, _) = send(&h, get("/portal/keys", None)).await;
+    assert_eq!(
+        (status, headers["location"].to_str().unwrap()),
+        (StatusCode::SEE_OTHER, "/portal#signin")
+    );
+    let (status, _, page) = send(&h, get("/portal/keys", Some(&session))).await;
+    assert_eq!(status, StatusCode::OK);
+    let jti = ok.claims.jti.clone();
+    assert!(page.contains(&jti), "{page}");
+    let (status, _, file) = send(
+        &h,
+        get(&format!("/portal/keys/{jti}/download"), Some(&session)),
+    )
+    .await;
+    assert_eq!((status, file.trim()), (StatusCode::OK, key.as_str()));
+
+    let post = |p: &str, body: &str, origin: Option<&str>| {
+        let mut r = Request::post(p)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .header("cookie", &session);
+        if let Some(o) = origin {
+            r = r.header("origin", o);
+        }
+        r.body(Body::from(body.to_owned())).unwrap()
+    };
+    let (status, _, _) = send(
+        &h,
+        post("/portal/deployment-ids", "deployment_ids=prod", None),
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "no cross-site changes");
+    let origin = Some("http://127.0.0.1:8090");
+    let (status, _, page) = send(
+        &h,
+        post("/portal/deployment-ids", "deployment_ids=Prod%21", origin),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{page}");
+    let (status, headers, _) = send(
+        &h,
+        post("/portal/deployment-ids", "deployment_ids=prod", origin),
+    )
+    .await;
+    assert_eq!(
+        (status, headers["location"].to_str().unwrap()),
+        (StatusCode::SEE_OTHER, "/portal/keys?done=replaced")
+    );
+    let mut c = h.db.store.acquire().await.unwrap();
+    let all = license_service::db::licenses::list(&mut c.conn(), None, None, true)
+        .await
+        .unwrap();
+    drop(c);
+    let replacement = all.iter().find(|l| l.status == "active").unwrap();
+    assert_eq!(replacement.deployment_ids, ["prod"]);
+    assert_eq!(
+        all.iter().find(|l| l.jti == jti).unwrap().status,
+        "superseded"
+    );
+    let new_key = replacement.token.clone().unwrap();
+    license::verify(&new_key, anchors, &[], &expect("prod")).unwrap();
+
+    let (status, headers, _) = send(&h, post("/portal/billing", "", origin)).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert!(
+        headers["location"].to_str().unwrap().contains("/_portal/"),
+        "{headers:?}"
+    );
 }

@@ -161,3 +161,16 @@ pub async fn mark_deleted(conn: &mut Conn<'_>, stripe_id: &str, now: DateTime<Ut
     .await.map(|r| r.rows_affected()))?;
     Ok(())
 }
+
+/// Self-hosted customers with this billing email (case-insensitive).
+pub async fn self_hosted_by_email(conn: &mut Conn<'_>, email: &str) -> Result<Vec<Customer>> {
+    let sql = format!(
+        "SELECT {COLUMNS} FROM customers WHERE kind = 'self_hosted' AND lower(email) = lower($1) \
+         AND deleted_at IS NULL ORDER BY created_at"
+    );
+    let rows: Vec<Raw> = on_conn!(conn, c => sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()))
+        .bind(email)
+        .fetch_all(&mut *c)
+        .await)?;
+    Ok(rows.into_iter().map(row).collect())
+}

@@ -192,3 +192,15 @@ pub async fn revoke(
     .await.map(|r| r.rows_affected()))?;
     Ok(done == 1)
 }
+
+/// Marks one active key superseded.
+pub async fn mark_superseded(conn: &mut Conn<'_>, jti: &str) -> Result<()> {
+    on_conn!(conn, c => sqlx::query(
+        "UPDATE licenses SET status = 'superseded' WHERE jti = $1 AND status = 'active'",
+    )
+    .bind(jti)
+    .execute(&mut *c)
+    .await
+    .map(|r| r.rows_affected()))?;
+    Ok(())
+}

@@ -9,6 +9,7 @@ pub mod events;
 pub mod licenses;
 pub mod nonces;
 pub mod outbox;
+pub mod portal_logins;
 pub mod subscriptions;
 
 use store::{Backend, Conn};

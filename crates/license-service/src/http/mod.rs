@@ -7,6 +7,7 @@ mod auth;
 mod error;
 mod ops;
 mod portal;
+mod portal_account;
 mod probes;
 mod webhook;
 
@@ -39,6 +40,15 @@ pub fn router(svc: Service) -> Router {
         .route("/portal", get(portal::buy))
         .route("/portal/checkout", post(portal::checkout))
         .route("/portal/checkout/success", get(portal::success))
+        .route("/portal/login", post(portal_account::login_request))
+        .route("/portal/login/{token}", get(portal_account::login))
+        .route("/portal/keys", get(portal_account::keys))
+        .route("/portal/keys/{jti}/download", get(portal_account::download))
+        .route(
+            "/portal/deployment-ids",
+            post(portal_account::deployment_ids),
+        )
+        .route("/portal/billing", post(portal_account::billing))
         .layer(DefaultBodyLimit::max(API_BODY_LIMIT));
     Router::new()
         .route(

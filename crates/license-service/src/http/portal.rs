@@ -39,7 +39,7 @@ struct MessagePage {
     text: String,
 }
 
-fn render(status: StatusCode, t: &impl Template) -> Response {
+pub(super) fn render(status: StatusCode, t: &impl Template) -> Response {
     match t.render() {
         Ok(html) => (status, [("cache-control", "no-store")], Html(html)).into_response(),
         Err(e) => {
@@ -102,7 +102,7 @@ pub async fn checkout(State(svc): State<Service>, Form(p): Form<Purchase>) -> Re
     }
 }
 
-fn message(status: StatusCode, heading: &'static str, e: &SvcError) -> Response {
+pub(super) fn message(status: StatusCode, heading: &'static str, e: &SvcError) -> Response {
     let text = match e {
         SvcError::Invalid { message, .. } => message.clone(),
         _ => "Please try again in a few minutes.".into(),
@@ -125,15 +125,7 @@ pub async fn success(
     headers: HeaderMap,
     Query(q): Query<Success>,
 ) -> Response {
-    let cookie = headers
-        .get_all(COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|kv| kv.trim().split_once('='))
-        .find(|(k, _)| *k == BINDING_COOKIE)
-        .map(|(_, v)| v.to_owned())
-        .unwrap_or_default();
+    let cookie = cookie(&headers, BINDING_COOKIE).unwrap_or_default();
     if !svc.bound(&cookie, &q.session_id, svc.clock.now()) {
         return message(
             StatusCode::FORBIDDEN,
@@ -162,4 +154,16 @@ pub async fn success(
         Err(e @ SvcError::Invalid { .. }) => message(StatusCode::ACCEPTED, "Payment pending", &e),
         Err(e) => message(StatusCode::SERVICE_UNAVAILABLE, "Try again shortly", &e),
     }
+}
+
+/// A cookie's value from the request.
+pub(super) fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|kv| kv.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.to_owned())
 }
