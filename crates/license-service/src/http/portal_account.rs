@@ -40,19 +40,29 @@ fn see_other(to: &str) -> Response {
     r
 }
 
-/// The signed-in customer, or the answer that sends the browser to sign in.
-fn customer(svc: &Service, headers: &HeaderMap) -> Result<Uuid, Response> {
-    cookie(headers, SESSION_COOKIE)
-        .and_then(|c| svc.portal_customer(&c, svc.clock.now()))
-        .ok_or_else(|| see_other("/portal#signin"))
+/// The signed-in customer.
+fn customer(svc: &Service, headers: &HeaderMap) -> Option<Uuid> {
+    cookie(headers, SESSION_COOKIE).and_then(|c| svc.portal_customer(&c, svc.clock.now()))
 }
 
-/// Posts from another origin are refused (cross-site request forgery).
-fn same_origin(svc: &Service, headers: &HeaderMap) -> Result<(), Response> {
+/// Where a browser without a session goes.
+fn sign_in() -> Response {
+    see_other("/portal#signin")
+}
+
+/// Whether a post comes from the portal's own origin (cross-site request forgery).
+fn same_origin(svc: &Service, headers: &HeaderMap) -> bool {
     let ours = svc.config.public_base_url.origin().ascii_serialization();
-    match headers.get("origin").and_then(|o| o.to_str().ok()) {
-        Some(o) if o == ours => Ok(()),
-        _ => Err(message(
+    headers.get("origin").and_then(|o| o.to_str().ok()) == Some(ours.as_str())
+}
+
+/// The customer of a post: signed in and from the portal's origin.
+fn poster(svc: &Service, headers: &HeaderMap) -> Result<Uuid, Box<Response>> {
+    let Some(c) = customer(svc, headers) else {
+        return Err(Box::new(sign_in()));
+    };
+    if !same_origin(svc, headers) {
+        return Err(Box::new(message(
             StatusCode::FORBIDDEN,
             "Request refused",
             &SvcError::invalid(
@@ -60,8 +70,9 @@ fn same_origin(svc: &Service, headers: &HeaderMap) -> Result<(), Response> {
                 "cross_origin",
                 "Use the portal's own pages to make changes.",
             ),
-        )),
+        )));
     }
+    Ok(c)
 }
 
 /// `{email}`.
@@ -175,9 +186,8 @@ pub async fn keys(
     headers: HeaderMap,
     Query(q): Query<Done>,
 ) -> Response {
-    let customer = match customer(&svc, &headers) {
-        Ok(c) => c,
-        Err(r) => return r,
+    let Some(customer) = customer(&svc, &headers) else {
+        return sign_in();
     };
     let notice = (q.done == "replaced")
         .then_some("Saved. A replacement key for the new deployment ids is listed below.");
@@ -190,9 +200,8 @@ pub async fn download(
     headers: HeaderMap,
     Path(jti): Path<String>,
 ) -> Response {
-    let customer = match customer(&svc, &headers) {
-        Ok(c) => c,
-        Err(r) => return r,
+    let Some(customer) = customer(&svc, &headers) else {
+        return sign_in();
     };
     let key = svc.portal_keys(customer).await.ok().and_then(|keys| {
         keys.into_iter()
@@ -228,11 +237,10 @@ pub async fn deployment_ids(
     headers: HeaderMap,
     Form(f): Form<IdsForm>,
 ) -> Response {
-    let customer =
-        match customer(&svc, &headers).and_then(|c| same_origin(&svc, &headers).map(|()| c)) {
-            Ok(c) => c,
-            Err(r) => return r,
-        };
+    let customer = match poster(&svc, &headers) {
+        Ok(c) => c,
+        Err(r) => return *r,
+    };
     match svc.change_deployment_ids(customer, &f.deployment_ids).await {
         Ok(_) => see_other("/portal/keys?done=replaced"),
         Err(SvcError::Invalid { message, .. }) => {
@@ -251,11 +259,10 @@ pub async fn deployment_ids(
 
 /// `POST /portal/billing`: to the Stripe billing portal.
 pub async fn billing(State(svc): State<Service>, headers: HeaderMap) -> Response {
-    let customer =
-        match customer(&svc, &headers).and_then(|c| same_origin(&svc, &headers).map(|()| c)) {
-            Ok(c) => c,
-            Err(r) => return r,
-        };
+    let customer = match poster(&svc, &headers) {
+        Ok(c) => c,
+        Err(r) => return *r,
+    };
     match svc.portal_billing(customer).await {
         Ok(url) => see_other(&url),
         Err(e) => message(
