@@ -220,4 +220,20 @@ both! {
         assert!(purged.is_none());
         assert_eq!(h.outcome("evt_old").await.as_deref(), Some("applied"));
     }
+
+    async fn a_downgrade_signs_the_lower_tier_with_its_price_config(h: &Harness) {
+        // E2 (synth `updated`): enterprise yearly (users unlimited by its price) → team monthly.
+        let o = org();
+        let end = h.now() + 300 * 86_400;
+        h.deliver(&event("evt_1", "customer.subscription.created", h.now() - 10,
+            &subscription("sub_1", o, "active", ENTERPRISE, end))).await;
+        let e = h.entitlement(o).await.unwrap();
+        assert_eq!((e.tier, e.limits.get("users").copied(), e.grace_days), (Tier::Enterprise, Some(-1), 30));
+        h.deliver(&event("evt_2", "customer.subscription.updated", h.now(),
+            &subscription("sub_1", o, "active", TEAM, h.now() + 30 * 86_400))).await;
+        let e = h.entitlement(o).await.unwrap();
+        assert_eq!((e.tier, e.limits.get("users"), e.grace_days, e.version), (Tier::Team, None, 14, 2));
+        let last = claims(&h.outbox().await.last().unwrap().token);
+        assert_eq!((last["tier"].as_str(), &last["limits"]), (Some("team"), &json!({})));
+    }
 }
