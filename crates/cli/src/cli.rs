@@ -339,6 +339,12 @@ pub enum LicenseSvcCommand {
     /// Self-hosted license keys.
     #[command(subcommand)]
     License(SvcLicenseCommand),
+    /// Correct stored subscriptions from Stripe (also runs nightly inside `serve`).
+    Reconcile {
+        /// Only report what differs.
+        #[arg(long)]
+        dry_run: bool,
+    },
     /// Inspect, re-push and comp-grant SaaS entitlements.
     #[command(subcommand)]
     Entitlements(SvcEntitlementsCommand),

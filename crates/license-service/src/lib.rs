@@ -28,6 +28,7 @@ pub mod portal;
 pub mod selfhosted;
 
 pub mod comp;
+pub mod poll;
 pub mod portal_account;
 #[cfg(feature = "testing")]
 pub mod testing;

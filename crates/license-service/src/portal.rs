@@ -9,14 +9,12 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Duration, Utc};
 use hmac::{Hmac, KeyInit, Mac};
-use serde_json::json;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 use uuid::Uuid;
 
 use crate::config::{Kind, Price};
 use crate::db::{customers, licenses};
-use crate::event::{Envelope, SubscriptionObject};
 use crate::service::{Service, SvcError};
 use crate::stripe_api::CheckoutParams;
 
@@ -241,23 +239,7 @@ impl Service {
             .get_subscription(&sub_id)
             .await
             .map_err(|e| SvcError::Unavailable(e.to_string()))?;
-        SubscriptionObject::parse(&object).map_err(|e| SvcError::Unavailable(e.to_string()))?;
-        let envelope = Envelope {
-            id: format!("poll:{sub_id}:{}", now.timestamp()),
-            kind: "customer.subscription.updated".into(),
-            created: now.timestamp(),
-            livemode: self
-                .config
-                .stripe
-                .secret_key
-                .expose()
-                .starts_with("sk_live_"),
-            object: object.clone(),
-        };
-        let payload = json!({"id": envelope.id, "type": envelope.kind, "data": {"object": object}});
-        self.process(&envelope, &payload.to_string(), now)
-            .await
-            .map_err(|e| SvcError::Unavailable(e.to_string()))?;
+        self.apply_fetched(object, now).await?;
         let mut tx = self.store.begin_write().await?;
         let key = self
             .key_for_subscription(&mut tx.conn(), &sub_id, now)

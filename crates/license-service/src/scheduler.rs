@@ -14,6 +14,9 @@ use crate::service::{Service, SvcError};
 /// How long Stripe event payloads are kept (the rows stay).
 pub const PAYLOAD_KEPT: chrono::Duration = chrono::Duration::days(90);
 
+/// How often the reconciliation with Stripe runs (one replica, through a lease).
+pub const RECONCILE_EVERY: chrono::Duration = chrono::Duration::hours(24);
+
 /// How often the scheduler runs.
 pub const INTERVAL: Duration = Duration::from_secs(60);
 
@@ -26,6 +29,23 @@ impl Service {
                 Ok(true) => {
                     if let Err(e) = self.tick().await {
                         tracing::warn!("scheduler: {e}");
+                    }
+                    if let Err(e) = self.poll_overdue().await {
+                        tracing::warn!("scheduler, overdue subscriptions: {e}");
+                    }
+                    match self.take_lease("reconcile", &holder, RECONCILE_EVERY).await {
+                        Ok(true) => match self.reconcile(false).await {
+                            Ok(d) if !d.is_empty() => {
+                                tracing::warn!(
+                                    corrected = d.len(),
+                                    "nightly reconcile corrected subscriptions from Stripe"
+                                );
+                            }
+                            Ok(_) => {}
+                            Err(e) => tracing::warn!("nightly reconcile: {e}"),
+                        },
+                        Ok(false) => {}
+                        Err(e) => tracing::warn!("reconcile lease: {e}"),
                     }
                 }
                 Ok(false) => {}
@@ -40,20 +60,47 @@ impl Service {
 
     /// Takes or renews the scheduler lease; `true` when this replica leads.
     async fn lead(&self, holder: &str) -> Result<bool, SvcError> {
+        let ttl = chrono::Duration::seconds(3 * INTERVAL.as_secs() as i64);
+        self.lease("scheduler", holder, ttl, true).await
+    }
+
+    /// A once-per-`every` turn: `true` when the lease was free (expired) and is now taken.
+    async fn take_lease(
+        &self,
+        name: &str,
+        holder: &str,
+        every: chrono::Duration,
+    ) -> Result<bool, SvcError> {
+        self.lease(name, holder, every, false).await
+    }
+
+    /// Takes the lease `name` for `ttl` when it expired, or (`renew`) when `holder` holds it.
+    async fn lease(
+        &self,
+        name: &str,
+        holder: &str,
+        ttl: chrono::Duration,
+        renew: bool,
+    ) -> Result<bool, SvcError> {
         let now = self.clock.now();
-        let until = now + chrono::Duration::seconds(3 * INTERVAL.as_secs() as i64);
-        let mut c = self.store.acquire().await?;
-        let done = on_conn!(&mut c.conn(), c => sqlx::query(
-            "INSERT INTO leases (name, holder, expires_at) VALUES ('scheduler', $1, $2) \
+        let sql = if renew {
+            "INSERT INTO leases (name, holder, expires_at) VALUES ($1, $2, $3) \
              ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at \
-             WHERE leases.holder = excluded.holder OR leases.expires_at < $3",
-        )
-        .bind(holder)
-        .bind(Ts::new(until))
-        .bind(Ts::new(now))
-        .execute(&mut *c)
-        .await
-        .map(|r| r.rows_affected()))
+             WHERE leases.holder = excluded.holder OR leases.expires_at < $4"
+        } else {
+            "INSERT INTO leases (name, holder, expires_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at \
+             WHERE leases.expires_at < $4"
+        };
+        let mut c = self.store.acquire().await?;
+        let done = on_conn!(&mut c.conn(), c => sqlx::query(sql)
+            .bind(name)
+            .bind(holder)
+            .bind(Ts::new(now + ttl))
+            .bind(Ts::new(now))
+            .execute(&mut *c)
+            .await
+            .map(|r| r.rows_affected()))
         .map_err(store::StoreError::from)?;
         Ok(done == 1)
     }

@@ -438,3 +438,59 @@ async fn readyz_counts_unhandled_events_and_the_outbox() {
     h.clock.advance(chrono::Duration::minutes(6));
     assert_eq!(ready().await["status"], "degraded");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reconcile_applies_what_stripe_has_and_the_webhooks_missed() {
+    let (h, base) = harness().await;
+    let org = Uuid::now_v7();
+    let (status, body) = h
+        .signed(
+            "POST",
+            "/v1/checkout-sessions",
+            Some(checkout(org, &base, "team")),
+            OPS,
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let session = body["id"].as_str().unwrap().to_owned();
+    // Paid in Stripe; no webhook reaches this license-svc.
+    let done = stripe(
+        "POST",
+        &format!("/_config/checkout/sessions/{session}/complete"),
+        &[],
+    )
+    .await;
+    let sub = done["subscription"].as_str().unwrap().to_owned();
+    assert!(h.entitlement(org).await.is_none());
+
+    let dry = h.svc.reconcile(true).await.unwrap();
+    assert_eq!(dry.len(), 1, "{dry:?}");
+    assert_eq!(
+        (
+            dry[0].stored.as_deref(),
+            dry[0].stripe.as_str(),
+            dry[0].outcome.as_deref()
+        ),
+        (None, "active", None)
+    );
+    assert!(
+        h.entitlement(org).await.is_none(),
+        "a dry run changes nothing"
+    );
+    let applied = h.svc.reconcile(false).await.unwrap();
+    assert_eq!(applied[0].outcome.as_deref(), Some("applied"));
+    assert_eq!(h.entitlement(org).await.unwrap().tier, Tier::Team);
+    assert!(
+        h.svc.reconcile(false).await.unwrap().is_empty(),
+        "nothing left to correct"
+    );
+
+    stripe("DELETE", &format!("/v1/subscriptions/{sub}"), &[]).await;
+    let canceled = h.svc.reconcile(false).await.unwrap();
+    assert_eq!(
+        (canceled[0].stored.as_deref(), canceled[0].stripe.as_str()),
+        (Some("active"), "canceled")
+    );
+    assert_eq!(h.entitlement(org).await.unwrap().tier, Tier::Community);
+}

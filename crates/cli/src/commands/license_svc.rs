@@ -170,6 +170,38 @@ pub async fn run(flag: Option<&Path>, cmd: LicenseSvcCommand) -> Result<(), CliE
             Ok(())
         }
         LicenseSvcCommand::Entitlements(cmd) => entitlements(flag, cmd).await,
+        LicenseSvcCommand::Reconcile { dry_run } => {
+            let svc = service(flag, true).await?;
+            let drift = svc.reconcile(dry_run).await.map_err(|e| {
+                CliError::unavailable(e.to_string(), "check stripe.api_base and STRIPE_SECRET_KEY")
+            })?;
+            for d in &drift {
+                output::line(serde_json::to_string(d).unwrap_or_default());
+            }
+            output::line(format!(
+                "{} subscription(s) differ from Stripe{}",
+                drift.len(),
+                if dry_run {
+                    " (dry run: nothing changed)"
+                } else {
+                    ""
+                }
+            ));
+            if !dry_run && !drift.is_empty() {
+                let mut c = svc.store.acquire().await?;
+                license_service::db::audit::append(
+                    &mut c.conn(),
+                    svc.clock.now(),
+                    &actor(),
+                    "reconcile",
+                    "stripe",
+                    None,
+                    Some(&serde_json::json!({"corrected": drift.len()})),
+                )
+                .await?;
+            }
+            Ok(())
+        }
     }
 }
 

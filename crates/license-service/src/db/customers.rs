@@ -174,3 +174,13 @@ pub async fn self_hosted_by_email(conn: &mut Conn<'_>, email: &str) -> Result<Ve
         .await)?;
     Ok(rows.into_iter().map(row).collect())
 }
+
+/// Every Stripe customer id we know (reconciliation).
+pub async fn with_stripe_id(conn: &mut Conn<'_>) -> Result<Vec<String>> {
+    Ok(on_conn!(conn, c => sqlx::query_scalar(
+        "SELECT stripe_customer_id FROM customers WHERE stripe_customer_id IS NOT NULL \
+         AND deleted_at IS NULL ORDER BY created_at",
+    )
+    .fetch_all(&mut *c)
+    .await)?)
+}

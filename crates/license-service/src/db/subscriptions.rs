@@ -168,3 +168,24 @@ pub async fn org_ever_trialed(conn: &mut Conn<'_>, org: Uuid) -> Result<bool> {
     .await)?;
     Ok(n > 0)
 }
+
+/// A subscription.
+pub async fn get(conn: &mut Conn<'_>, id: &str) -> Result<Option<SubRow>> {
+    let sql = format!("SELECT {COLUMNS} FROM subscriptions WHERE stripe_subscription_id = $1");
+    let r: Option<Raw> = on_conn!(conn, c => sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()))
+        .bind(id)
+        .fetch_optional(&mut *c)
+        .await)?;
+    Ok(r.map(row))
+}
+
+/// Active or trialing subscriptions whose period ended before `before` (no renewal seen).
+pub async fn overdue(conn: &mut Conn<'_>, before: DateTime<Utc>) -> Result<Vec<String>> {
+    Ok(on_conn!(conn, c => sqlx::query_scalar(
+        "SELECT stripe_subscription_id FROM subscriptions WHERE status IN ('active', 'trialing') \
+         AND current_period_end < $1 ORDER BY stripe_subscription_id",
+    )
+    .bind(Ts::new(before))
+    .fetch_all(&mut *c)
+    .await)?)
+}
