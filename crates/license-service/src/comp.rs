@@ -73,7 +73,10 @@ impl Service {
             Recomputed::Signed(v) => v,
             Recomputed::Unchanged => before.as_ref().map_or(0, |b| b.version),
         };
-        let who = req.map_or(actor.to_owned(), |r| format!("{actor} for {}", r.actor));
+        let who = match req {
+            Some(r) if r.actor != actor => format!("{actor} for {}", r.actor),
+            _ => actor.to_owned(),
+        };
         audit::append(
             &mut tx.conn(),
             now,

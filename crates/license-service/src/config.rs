@@ -97,6 +97,15 @@ pub struct StripeConfig {
     pub tolerance_s: i64,
 }
 
+impl StripeConfig {
+    /// Whether the key is a live-mode key (`sk_live_…` or a restricted `rk_live_…`): events of
+    /// the other mode are recorded as `ignored`.
+    pub fn live_mode(&self) -> bool {
+        let k = self.secret_key.expose();
+        k.starts_with("sk_live_") || k.starts_with("rk_live_")
+    }
+}
+
 /// `[signing]`.
 #[derive(Debug, Clone)]
 pub struct Signing {

@@ -14,6 +14,8 @@ use crate::service::{Service, SvcError};
 pub const REJECTED_RETRY_FOR: chrono::Duration = chrono::Duration::hours(1);
 /// How long a claimed row is hidden from other workers: longer than one delivery can take.
 const LEASE: chrono::Duration = chrono::Duration::seconds(30);
+/// A pending push older than this raises an alert (billing spec §14), once per scheduler pass.
+pub const STUCK_AFTER_S: i64 = 300;
 /// Per-delivery HTTP timeout.
 pub const TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -170,16 +172,18 @@ impl Service {
         Ok(())
     }
 
-    /// Publishes the outbox gauges.
-    pub async fn report_outbox(&self) {
+    /// Publishes the outbox gauges; returns the age of the oldest pending push in seconds.
+    pub async fn report_outbox(&self) -> i64 {
         let Ok(mut c) = self.store.acquire().await else {
-            return;
+            return 0;
         };
-        if let Ok((pending, oldest, _dead)) = outbox::stats(&mut c.conn()).await {
-            metrics::gauge!("outbox_pending").set(pending as f64);
-            let age = oldest.map_or(0, |o| (self.clock.now() - o).num_seconds().max(0));
-            metrics::gauge!("outbox_oldest_pending_age_seconds").set(age as f64);
-        }
+        let Ok((pending, oldest, _dead)) = outbox::stats(&mut c.conn()).await else {
+            return 0;
+        };
+        metrics::gauge!("outbox_pending").set(pending as f64);
+        let age = oldest.map_or(0, |o| (self.clock.now() - o).num_seconds().max(0));
+        metrics::gauge!("outbox_oldest_pending_age_seconds").set(age as f64);
+        age
     }
 }
 

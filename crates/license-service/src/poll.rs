@@ -45,15 +45,15 @@ impl Service {
         .unwrap_or_else(|| now.timestamp());
         let envelope = Envelope {
             // Unique even for two polls in one instant (a frozen test clock, a busy replica).
-            id: format!("poll:{}:{}:{}", sub.id, now.timestamp(), uuid::Uuid::now_v7().simple()),
+            id: format!(
+                "poll:{}:{}:{}",
+                sub.id,
+                now.timestamp(),
+                uuid::Uuid::now_v7().simple()
+            ),
             kind: "customer.subscription.updated".into(),
             created,
-            livemode: self
-                .config
-                .stripe
-                .secret_key
-                .expose()
-                .starts_with("sk_live_"),
+            livemode: self.config.stripe.live_mode(),
             object: object.clone(),
         };
         let payload = json!({"id": envelope.id, "type": envelope.kind, "created": created,

@@ -129,6 +129,14 @@ impl Service {
         if signed > 0 {
             self.outbox_wake.notify_one();
         }
+        let age = self.report_outbox().await;
+        if age > crate::delivery::STUCK_AFTER_S {
+            tracing::warn!(
+                alert = true,
+                oldest_age_s = age,
+                "a push to ops has been pending for more than 5 minutes"
+            );
+        }
         let mut c = self.store.acquire().await?;
         crate::db::nonces::purge(&mut c.conn(), now).await?;
         crate::db::events::purge_payloads(&mut c.conn(), now - PAYLOAD_KEPT).await?;

@@ -220,7 +220,7 @@ impl Service {
                 req.features.clone(),
                 req.limits.clone(),
                 grace,
-                &format!("admin:{actor}"),
+                actor,
                 now,
             )
             .await?;
@@ -287,6 +287,10 @@ impl Service {
             return Ok(None);
         }
         let Some(tier) = o.tier else { return Ok(None) };
+        // A revoked key stops the renewals of its subscription (§12 step 8).
+        if licenses::subscription_revoked(conn, sub_id).await? {
+            return Ok(None);
+        }
         let Some(customer) = customers::by_stripe_id(conn, &sub.stripe_customer_id).await? else {
             return Ok(None);
         };

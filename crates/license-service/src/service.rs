@@ -23,6 +23,8 @@ pub struct Service {
     pub clock: Arc<dyn Clock>,
     /// Wakes the outbox worker after a commit that enqueued a push.
     pub outbox_wake: Arc<Notify>,
+    /// Signature failures in the current minute: `(minute, count)`, for the rate alert.
+    pub(crate) signature_failures: Arc<std::sync::Mutex<(i64, u32)>>,
 }
 
 /// An error of license-svc's use cases, mapped once to HTTP or to a CLI line.
@@ -68,6 +70,7 @@ impl Service {
             stripe,
             clock,
             outbox_wake: Arc::new(Notify::new()),
+            signature_failures: Arc::default(),
         })
     }
 }

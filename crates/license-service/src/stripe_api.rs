@@ -207,6 +207,11 @@ impl StripeClient {
                 "subscription_data[trial_period_days]".into(),
                 days.to_string(),
             ));
+            // A trial that ends without a payment method cancels (billing spec §7.4).
+            form.push((
+                "subscription_data[trial_settings][end_behavior][missing_payment_method]".into(),
+                "cancel".into(),
+            ));
         }
         let session = self
             .post(&["checkout", "sessions"], &form, Some(&p.idempotency_key))

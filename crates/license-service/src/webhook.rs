@@ -83,7 +83,7 @@ impl Service {
             self.config.stripe.tolerance_s,
         ) {
             metrics::counter!("stripe_signature_failures_total").increment(1);
-            tracing::warn!(code = e.code(), "stripe webhook refused");
+            self.count_signature_failure(now.timestamp() / 60, e);
             return Err(e.into());
         }
         let envelope = Envelope::parse(raw).inspect_err(|e| {
@@ -94,6 +94,30 @@ impl Service {
         })?;
         let payload = String::from_utf8_lossy(raw);
         self.process(&envelope, &payload, now).await
+    }
+
+    /// A rate-limited log line per refusal (the first 10 a minute) and one alert when a minute
+    /// sees more than 10 (§7.1 step 4, §14).
+    fn count_signature_failure(&self, minute: i64, e: SignatureError) {
+        let n = {
+            let mut w = self
+                .signature_failures
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            if w.0 != minute {
+                *w = (minute, 0);
+            }
+            w.1 += 1;
+            w.1
+        };
+        match n {
+            1..=10 => tracing::warn!(code = e.code(), "stripe webhook refused"),
+            11 => tracing::error!(
+                alert = true,
+                "more than 10 Stripe signature failures this minute"
+            ),
+            _ => {}
+        }
     }
 
     /// Steps 5–13 for a verified event (also the success page's and the scheduler's polls).
@@ -120,12 +144,7 @@ impl Service {
             return Ok(Reply::Duplicate);
         }
         let sub_id = e.subscription_id();
-        let live_key = self
-            .config
-            .stripe
-            .secret_key
-            .expose()
-            .starts_with("sk_live_");
+        let live_key = self.config.stripe.live_mode();
         let class = e.class();
 
         // Steps 7–8, outside the transaction: the ordering pre-check and the re-fetch.

@@ -408,6 +408,18 @@ async fn readyz_counts_unhandled_events_and_the_outbox() {
             .to_bytes();
         serde_json::from_slice::<serde_json::Value>(&bytes).unwrap()
     };
+    let metrics = || async {
+        let req = axum::http::Request::get("/metrics")
+            .body(axum::body::Body::empty())
+            .unwrap();
+        let resp = h.router.clone().oneshot(req).await.unwrap();
+        let bytes = http_body_util::BodyExt::collect(resp.into_body())
+            .await
+            .unwrap()
+            .to_bytes();
+        String::from_utf8(bytes.to_vec()).unwrap()
+    };
+    metrics().await; // installs the recorder
     let before = ready().await;
     assert_eq!(
         (
@@ -433,6 +445,15 @@ async fn readyz_counts_unhandled_events_and_the_outbox() {
     .await;
     let after = ready().await;
     assert_eq!(after["unhandled_events_24h"], 1);
+    let text = metrics().await;
+    assert!(
+        text.contains(r#"stripe_unhandled_events_total{type="customer.discount.created"} 1"#),
+        "{text}"
+    );
+    assert!(
+        text.contains(r#"stripe_webhook_total{outcome="applied"} 1"#),
+        "{text}"
+    );
     assert_eq!(after["outbox"]["pending"], 1);
     // A push pending for more than 5 minutes makes the service degraded.
     h.clock.advance(chrono::Duration::minutes(6));

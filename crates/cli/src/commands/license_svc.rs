@@ -394,6 +394,8 @@ fn actor() -> String {
 }
 
 async fn serve(flag: Option<&Path>, listen: Option<String>) -> Result<(), CliError> {
+    // Before anything records a metric.
+    license_service::http::metrics::handle();
     let svc = service(flag, true).await?;
     let addr = listen.unwrap_or_else(|| svc.config.listen.to_string());
     let listener = TcpListener::bind(&addr).await.map_err(|e| {

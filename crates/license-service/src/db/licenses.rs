@@ -204,3 +204,14 @@ pub async fn mark_superseded(conn: &mut Conn<'_>, jti: &str) -> Result<()> {
     .map(|r| r.rows_affected()))?;
     Ok(())
 }
+
+/// Whether any key of the subscription was revoked.
+pub async fn subscription_revoked(conn: &mut Conn<'_>, subscription_id: &str) -> Result<bool> {
+    let n: i64 = on_conn!(conn, c => sqlx::query_scalar(
+        "SELECT COUNT(*) FROM licenses WHERE subscription_id = $1 AND status = 'revoked'",
+    )
+    .bind(subscription_id)
+    .fetch_one(&mut *c)
+    .await)?;
+    Ok(n > 0)
+}

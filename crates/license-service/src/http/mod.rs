@@ -5,6 +5,7 @@
 mod admin;
 mod auth;
 mod error;
+pub mod metrics;
 mod ops;
 mod portal;
 mod portal_account;
@@ -57,6 +58,7 @@ pub fn router(svc: Service) -> Router {
         )
         .route("/healthz", get(probes::healthz))
         .route("/readyz", get(probes::readyz))
+        .route("/metrics", get(metrics::render))
         .merge(api)
         .with_state(svc)
 }
