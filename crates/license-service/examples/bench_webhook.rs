@@ -10,8 +10,9 @@
 //! twice (the second must answer `{"duplicate":true}`). It prints the unique events per second
 //! and, as the baseline measured in the same run on a fresh database of the same kind, the rate
 //! of the least durable work an event needs: a plain `INSERT INTO stripe_events … ON CONFLICT DO
-//! NOTHING` of the same rows, one transaction each, at the same concurrency. Never asserts a
-//! time; it does check that every event was applied once and enqueued one push.
+//! NOTHING` of the same rows, one transaction each, at the same concurrency (the two alternate in
+//! five slices of the events). Never asserts a time; it does check that every event was
+//! applied once and enqueued one push.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -19,8 +20,11 @@
     missing_docs
 )]
 
-use std::sync::Arc;
+use std::future::Future;
+use std::ops::Range;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use axum::Router;
@@ -39,6 +43,8 @@ use tower::ServiceExt;
 use uuid::Uuid;
 
 const CONCURRENCY: [usize; 2] = [1, 4];
+/// The baseline and the measured work run in this many alternating slices of the events.
+const SLICES: usize = 5;
 
 /// One prepared delivery: the raw body, its `Stripe-Signature` and what the baseline stores.
 struct Delivery {
@@ -118,23 +124,23 @@ async fn post(router: &Router, d: &Delivery) -> (StatusCode, Value) {
     )
 }
 
-/// Runs `work(i)` for every i < n on `concurrency` tasks; returns the elapsed time.
-async fn run<F, Fut>(n: usize, concurrency: usize, work: F) -> Duration
+/// Runs `work(i)` for every i in `range` on `concurrency` tasks; returns the elapsed time.
+async fn run<F, Fut>(range: Range<usize>, concurrency: usize, work: Arc<F>) -> Duration
 where
     F: Fn(usize) -> Fut + Send + Sync + 'static,
     Fut: std::future::Future<Output = ()> + Send,
 {
-    let next = Arc::new(AtomicUsize::new(0));
-    let work = Arc::new(work);
+    let next = Arc::new(AtomicUsize::new(range.start));
     let start = Instant::now();
     let tasks: Vec<_> = (0..concurrency)
         .map(|_| {
             let next = next.clone();
             let work = work.clone();
+            let end = range.end;
             tokio::spawn(async move {
                 loop {
                     let i = next.fetch_add(1, Ordering::Relaxed);
-                    if i >= n {
+                    if i >= end {
                         break;
                     }
                     work(i).await;
@@ -148,15 +154,15 @@ where
     start.elapsed()
 }
 
-/// The baseline: each row inserted alone in its own write transaction.
-async fn baseline(backend: Backend, batch: Arc<Vec<Delivery>>, concurrency: usize) -> f64 {
-    let db = TestDb::license_svc(backend).await;
-    let store = db.store.clone();
-    let n = batch.len();
-    let elapsed = run(n, concurrency, move |i| {
+/// The baseline's work: the event's row inserted alone in its own write transaction.
+fn insert_only(
+    store: store::Store,
+    batch: Arc<Vec<Delivery>>,
+) -> impl Fn(usize) -> Pin<Box<dyn Future<Output = ()> + Send>> + Send + Sync + 'static {
+    move |i| {
         let store = store.clone();
         let batch = batch.clone();
-        async move {
+        Box::pin(async move {
             let d = &batch[i];
             let payload = std::str::from_utf8(&d.body).unwrap();
             let mut tx = store.begin_write().await.unwrap();
@@ -177,14 +183,44 @@ async fn baseline(backend: Backend, batch: Arc<Vec<Delivery>>, concurrency: usiz
             .unwrap();
             assert!(inserted);
             tx.commit().await.unwrap();
-        }
-    })
-    .await;
-    assert_eq!(
-        count(&db, "SELECT COUNT(*) FROM stripe_events").await,
-        n as i64
-    );
-    n as f64 / elapsed.as_secs_f64()
+        })
+    }
+}
+
+/// Per-delivery times: (first deliveries, duplicates).
+type Timings = Arc<Mutex<(Vec<Duration>, Vec<Duration>)>>;
+
+/// The measured work: the event delivered through the router, then delivered again.
+fn deliver_twice(
+    router: Router,
+    batch: Arc<Vec<Delivery>>,
+    timings: Timings,
+) -> impl Fn(usize) -> Pin<Box<dyn Future<Output = ()> + Send>> + Send + Sync + 'static {
+    move |i| {
+        let router = router.clone();
+        let batch = batch.clone();
+        let timings = timings.clone();
+        Box::pin(async move {
+            let d = &batch[i];
+            let t = Instant::now();
+            let (status, body) = post(&router, d).await;
+            let first = t.elapsed();
+            assert_eq!(
+                (status, &body),
+                (StatusCode::OK, &json!({"received": true}))
+            );
+            let t = Instant::now();
+            let (status, body) = post(&router, d).await;
+            let dup = t.elapsed();
+            assert_eq!(
+                (status, &body),
+                (StatusCode::OK, &json!({"duplicate": true}))
+            );
+            let mut g = timings.lock().unwrap();
+            g.0.push(first);
+            g.1.push(dup);
+        })
+    }
 }
 
 async fn count(db: &TestDb, sql: &'static str) -> i64 {
@@ -218,43 +254,24 @@ async fn main() {
         for concurrency in CONCURRENCY {
             let tag = format!("{name}{concurrency}");
             let batch = Arc::new(deliveries(n, &tag));
-            let base_rate = baseline(backend, batch.clone(), concurrency).await;
-
+            let base_db = TestDb::license_svc(backend).await;
+            let base_work = Arc::new(insert_only(base_db.store.clone(), batch.clone()));
             let (router, db, _dir) = service(backend).await;
-            let timings = Arc::new(std::sync::Mutex::new((
-                Vec::with_capacity(n),
-                Vec::with_capacity(n),
-            )));
-            let elapsed = {
-                let batch = batch.clone();
-                let timings = timings.clone();
-                run(n, concurrency, move |i| {
-                    let router = router.clone();
-                    let batch = batch.clone();
-                    let timings = timings.clone();
-                    async move {
-                        let d = &batch[i];
-                        let t = Instant::now();
-                        let (status, body) = post(&router, d).await;
-                        let first = t.elapsed();
-                        assert_eq!(
-                            (status, &body),
-                            (StatusCode::OK, &json!({"received": true}))
-                        );
-                        let t = Instant::now();
-                        let (status, body) = post(&router, d).await;
-                        let dup = t.elapsed();
-                        assert_eq!(
-                            (status, &body),
-                            (StatusCode::OK, &json!({"duplicate": true}))
-                        );
-                        let mut g = timings.lock().unwrap();
-                        g.0.push(first);
-                        g.1.push(dup);
-                    }
-                })
-                .await
-            };
+            let timings: Timings = Arc::default();
+            let work = Arc::new(deliver_twice(router, batch.clone(), timings.clone()));
+            // Alternating slices, so a change in the machine's load or the disk's fsync time
+            // during the run falls on both sides of the ratio.
+            let (mut base_elapsed, mut elapsed) = (Duration::ZERO, Duration::ZERO);
+            for k in 0..SLICES {
+                let range = n * k / SLICES..n * (k + 1) / SLICES;
+                base_elapsed += run(range.clone(), concurrency, base_work.clone()).await;
+                elapsed += run(range, concurrency, work.clone()).await;
+            }
+            assert_eq!(
+                count(&base_db, "SELECT COUNT(*) FROM stripe_events").await,
+                n as i64
+            );
+            let base_rate = n as f64 / base_elapsed.as_secs_f64();
             let rate = n as f64 / elapsed.as_secs_f64();
             let stored = count(&db, "SELECT COUNT(*) FROM stripe_events").await;
             let applied = count(
