@@ -11,13 +11,11 @@ mod support;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use license_service::testing::{OPS_KID, OPS_SECRET, free_port, stripe, stripe_price};
+use license_service::testing::{free_port, stripe, stripe_price};
 use serde_json::{Value, json};
-use support::license_svc::LicenseSvc;
+use support::license_svc::{LicenseSvc, PASSWORD, saas_ops as ops, setup_owner};
 use support::webdriver::Browser;
 use support::{Server, eventually};
-
-const PASSWORD: &str = "correct horse battery staple";
 
 async fn call(
     method: reqwest::Method,
@@ -35,42 +33,6 @@ async fn call(
     let r = r.send().await.unwrap();
     let status = r.status().as_u16();
     (status, r.json().await.unwrap_or(Value::Null))
-}
-
-/// ops in SaaS mode on SQLite in `dir`, on `port`, asking license-svc at `svc_port`.
-fn ops(dir: &Path, port: u16, svc_port: u16) -> Server {
-    let url = format!("http://127.0.0.1:{svc_port}");
-    let addr = format!("127.0.0.1:{port}");
-    let public = format!("http://{addr}");
-    Server::start_at(
-        dir,
-        &addr,
-        &[],
-        &[
-            ("DEV_HEALTH_SERVER__PUBLIC_URL", &public),
-            ("DEV_HEALTH_MODE", "saas"),
-            (
-                "DEV_HEALTH_DEPLOYMENT_ID",
-                license_service::testing::DEPLOYMENT,
-            ),
-            ("DEV_HEALTH_BILLING__LICENSE_SVC_URL", &url),
-            ("DEV_HEALTH_BILLING__KEY_ID", OPS_KID),
-            ("DEV_HEALTH_BILLING_KEY_SECRET", OPS_SECRET),
-        ],
-    )
-}
-
-/// The first owner and org; returns the owner's access token.
-async fn setup(server: &Server) -> String {
-    let r = support::http()
-        .post(server.url("/api/v1/setup"))
-        .json(&json!({"email": "owner@example.com", "password": PASSWORD, "name": "Owner", "org_name": "Acme"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status().as_u16(), 201);
-    let body: Value = r.json().await.unwrap();
-    body["access_token"].as_str().unwrap().to_owned()
 }
 
 /// Team-gated: API token creation (`api_access`).
@@ -109,7 +71,7 @@ async fn an_owner_upgrades_through_checkout_and_the_team_feature_opens() {
     let team = stripe_price("month", "2900").await;
     let svc_port = free_port();
     let ops = ops(dir.path(), free_port(), svc_port);
-    let token = setup(&ops).await;
+    let (token, _) = setup_owner(&ops).await;
     assert_eq!(
         create_token(&ops, &token, "before").await,
         402,
@@ -211,7 +173,7 @@ async fn ops_down_during_the_upgrade_converges_when_it_starts() {
     let svc_port = free_port();
     let ops_port = free_port();
     let first = ops(dir.path(), ops_port, svc_port);
-    let token = setup(&first).await;
+    let (token, _) = setup_owner(&first).await;
     let ops_base = first.base.clone();
     let (status, body) = call(
         reqwest::Method::POST,
@@ -316,7 +278,7 @@ async fn an_owner_clicks_upgrade_in_chromium_and_the_feature_opens_within_a_seco
     let team = stripe_price("month", "2900").await;
     let svc_port = free_port();
     let ops = ops(dir.path(), free_port(), svc_port);
-    let token = setup(&ops).await;
+    let (token, _) = setup_owner(&ops).await;
     let db = format!("sqlite://{}/license-svc.db", svc_dir.path().display());
     let svc = LicenseSvc::start(svc_dir.path(), svc_port, &ops.base, &db, &team);
     register_webhook(svc_port).await;

@@ -12,63 +12,19 @@
 
 mod support;
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::Stdio;
-use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use license_service::testing::{
-    DEPLOYMENT, OPS_KID, OPS_SECRET, TEAM, WHSEC, config_toml, free_port,
-};
+use license_service::testing::{TEAM, WHSEC, config_toml, free_port};
 use serde_json::{Value, json};
 use support::Server;
-use support::license_svc::LicenseSvc;
+use support::license_svc::{LicenseSvc, saas_ops as ops, setup_owner as setup};
 
-const PASSWORD: &str = "correct horse battery staple";
 /// Every flip must be seen within this bound (a correctness bound, not a target).
 const FLIP_BOUND: Duration = Duration::from_secs(10);
 const POLL: Duration = Duration::from_millis(2);
 
-/// ops in SaaS mode on SQLite in `dir`, on `port`, asking license-svc at `svc_port` (as in
-/// billing_e2e.rs).
-fn ops(dir: &Path, port: u16, svc_port: u16) -> Server {
-    let url = format!("http://127.0.0.1:{svc_port}");
-    let addr = format!("127.0.0.1:{port}");
-    let public = format!("http://{addr}");
-    Server::start_at(
-        dir,
-        &addr,
-        &[],
-        &[
-            ("DEV_HEALTH_SERVER__PUBLIC_URL", &public),
-            ("DEV_HEALTH_MODE", "saas"),
-            ("DEV_HEALTH_DEPLOYMENT_ID", DEPLOYMENT),
-            ("DEV_HEALTH_BILLING__LICENSE_SVC_URL", &url),
-            ("DEV_HEALTH_BILLING__KEY_ID", OPS_KID),
-            ("DEV_HEALTH_BILLING_KEY_SECRET", OPS_SECRET),
-        ],
-    )
-}
-
-/// The first owner and org; returns `(access token, org id)` (as in billing_e2e.rs).
-async fn setup(server: &Server) -> (String, String) {
-    let r = support::http()
-        .post(server.url("/api/v1/setup"))
-        .json(&json!({"email": "owner@example.com", "password": PASSWORD, "name": "Owner", "org_name": "Acme"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status().as_u16(), 201);
-    let body: Value = r.json().await.unwrap();
-    (
-        body["access_token"].as_str().unwrap().to_owned(),
-        body["org"]["id"].as_str().unwrap().to_owned(),
-    )
-}
-
-/// `license-svc serve` whose Stripe API is `stripe_base` (`LicenseSvc::start` always points at
-/// localstripe; this is the same start with the base chosen).
+/// `license-svc serve` whose Stripe API is `stripe_base`.
 fn license_svc(
     dir: &Path,
     port: u16,
@@ -77,44 +33,9 @@ fn license_svc(
     stripe_base: &str,
 ) -> LicenseSvc {
     let receiver = format!("{ops_base}/api/v1/license/webhook");
-    let config = dir.join("license-svc.toml");
-    std::fs::write(&config, config_toml(dir, stripe_base, &receiver, TEAM, "")).unwrap();
-    let mut child = support::binary()
-        .current_dir(dir)
-        .args([
-            "license-svc",
-            "serve",
-            "--listen",
-            &format!("127.0.0.1:{port}"),
-        ])
-        .env("LICENSE_SVC_CONFIG", &config)
-        .env("LICENSE_SVC_DATABASE_URL", database_url)
-        // One info line per event otherwise; the suite's output stays readable.
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if let Some(addr) = line.strip_prefix("license-svc listening on ") {
-                let _ = tx.send(addr.to_owned());
-            }
-        }
-    });
-    match rx.recv_timeout(Duration::from_secs(60)) {
-        Ok(base) => LicenseSvc {
-            child,
-            base,
-            config,
-        },
-        Err(_) => {
-            let _ = child.kill();
-            panic!("license-svc did not start: {:?}", child.wait());
-        }
-    }
+    let toml = config_toml(dir, stripe_base, &receiver, TEAM, "");
+    // One info line per event otherwise; the suite's output stays readable.
+    LicenseSvc::start_config(dir, port, database_url, &toml, "warn")
 }
 
 /// Whether ops lets the org use `api_access` (a Team feature) right now: the same snapshot

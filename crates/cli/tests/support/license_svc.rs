@@ -43,6 +43,18 @@ impl LicenseSvc {
         let receiver = format!("{ops_base}/api/v1/license/webhook");
         let toml =
             license_service::testing::config_toml(dir, &localstripe(), &receiver, team, extra);
+        LicenseSvc::start_config(dir, port, database_url, &toml, "info")
+    }
+
+    /// Writes `toml` as the configuration in `dir` and starts `license-svc serve --listen
+    /// 127.0.0.1:PORT` with `RUST_LOG=log`.
+    pub fn start_config(
+        dir: &Path,
+        port: u16,
+        database_url: &str,
+        toml: &str,
+        log: &str,
+    ) -> LicenseSvc {
         let config = dir.join("license-svc.toml");
         std::fs::write(&config, toml).unwrap();
         let mut child = binary()
@@ -55,7 +67,7 @@ impl LicenseSvc {
             ])
             .env("LICENSE_SVC_CONFIG", &config)
             .env("LICENSE_SVC_DATABASE_URL", database_url)
-            .env("RUST_LOG", "info")
+            .env("RUST_LOG", log)
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
@@ -101,4 +113,53 @@ impl Drop for LicenseSvc {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// The password of the test owners.
+pub const PASSWORD: &str = "correct horse battery staple";
+
+/// ops in SaaS mode on SQLite in `dir`, on `port` (its public URL known up front: billing
+/// builds Stripe's return URLs from it), asking license-svc at `svc_port`.
+pub fn saas_ops(dir: &Path, port: u16, svc_port: u16) -> super::Server {
+    let url = format!("http://127.0.0.1:{svc_port}");
+    let addr = format!("127.0.0.1:{port}");
+    let public = format!("http://{addr}");
+    super::Server::start_at(
+        dir,
+        &addr,
+        &[],
+        &[
+            ("DEV_HEALTH_SERVER__PUBLIC_URL", &public),
+            ("DEV_HEALTH_MODE", "saas"),
+            (
+                "DEV_HEALTH_DEPLOYMENT_ID",
+                license_service::testing::DEPLOYMENT,
+            ),
+            ("DEV_HEALTH_BILLING__LICENSE_SVC_URL", &url),
+            (
+                "DEV_HEALTH_BILLING__KEY_ID",
+                license_service::testing::OPS_KID,
+            ),
+            (
+                "DEV_HEALTH_BILLING_KEY_SECRET",
+                license_service::testing::OPS_SECRET,
+            ),
+        ],
+    )
+}
+
+/// The first owner (`owner@example.com`) and org `Acme`; returns `(access token, org id)`.
+pub async fn setup_owner(server: &super::Server) -> (String, String) {
+    let r = super::http()
+        .post(server.url("/api/v1/setup"))
+        .json(&serde_json::json!({"email": "owner@example.com", "password": PASSWORD, "name": "Owner", "org_name": "Acme"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 201);
+    let body: serde_json::Value = r.json().await.unwrap();
+    (
+        body["access_token"].as_str().unwrap().to_owned(),
+        body["org"]["id"].as_str().unwrap().to_owned(),
+    )
 }
