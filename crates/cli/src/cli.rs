@@ -409,6 +409,9 @@ pub enum SvcEventsCommand {
         /// Only this event type.
         #[arg(long = "type")]
         kind: Option<String>,
+        /// Only events received on or after this day (YYYY-MM-DD, UTC).
+        #[arg(long)]
+        since: Option<chrono::NaiveDate>,
         /// At most this many.
         #[arg(long, default_value_t = 100)]
         limit: i64,

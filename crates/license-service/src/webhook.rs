@@ -448,13 +448,23 @@ impl Service {
             .pointer("/metadata/org_id")
             .and_then(Value::as_str)
             .and_then(|o| o.parse::<Uuid>().ok());
-        match org {
-            Some(org) => {
-                self.link_customer(conn, &id, org, now).await?;
-                Ok(Outcome::Applied)
-            }
-            None => Ok(Outcome::NoChange),
+        if let Some(org) = org {
+            self.link_customer(conn, &id, org, now).await?;
         }
+        // Keep the contact details Stripe holds (the customer edits them in Stripe's portal).
+        let text = |k: &str| {
+            e.object
+                .get(k)
+                .and_then(Value::as_str)
+                .filter(|v| !v.is_empty())
+        };
+        let updated =
+            customers::update_contact(conn, &id, text("email"), text("name"), now).await?;
+        Ok(if org.is_some() || updated {
+            Outcome::Applied
+        } else {
+            Outcome::NoChange
+        })
     }
 
     /// `trial_will_end`: the billing summary may say more now; the entitlement does not change.

@@ -243,10 +243,11 @@ async fn a_comp_grant_is_bounded_audited_and_pushed_like_any_change() {
     let pushed = h.outbox().await;
     assert_eq!(claims(&pushed.last().unwrap().token)["tier"], "enterprise");
 
-    // The pull repair returns the last push.
-    let (status, body) = h
-        .signed("GET", &format!("/v1/entitlements/{org}"), None, OPS, None)
-        .await;
+    // The pull repair returns the last push to the asking deployment.
+    let other = format!("/v1/entitlements/{org}?deployment_id=elsewhere");
+    assert!(h.signed("GET", &other, None, OPS, None).await.1["token"].is_null());
+    let path = format!("/v1/entitlements/{org}?deployment_id={DEPLOYMENT}");
+    let (status, body) = h.signed("GET", &path, None, OPS, None).await;
     assert_eq!(
         (status, body["tier"].as_str()),
         (StatusCode::OK, Some("enterprise"))

@@ -236,4 +236,17 @@ both! {
         let last = claims(&h.outbox().await.last().unwrap().token);
         assert_eq!((last["tier"].as_str(), &last["limits"]), (Some("team"), &json!({})));
     }
+
+    async fn customer_events_link_the_org_and_keep_stripes_contact_details(h: &Harness) {
+        let o = org();
+        let customer = |email: &str| json!({"id": "cus_c1", "object": "customer", "email": email,
+            "name": "Acme", "metadata": {"org_id": o.to_string()}});
+        h.deliver(&event("evt_c1", "customer.created", h.now(), &customer("a@acme.example"))).await;
+        h.deliver(&event("evt_c2", "customer.updated", h.now() + 1, &customer("billing@acme.example"))).await;
+        h.deliver(&event("evt_c3", "customer.updated", h.now() + 2, &customer("billing@acme.example"))).await;
+        assert_eq!(h.outcome("evt_c2").await.as_deref(), Some("applied"));
+        let mut c = h.db.store.acquire().await.unwrap();
+        let row = license_service::db::customers::by_stripe_id(&mut c.conn(), "cus_c1").await.unwrap().unwrap();
+        assert_eq!((row.org_id, row.email.as_str(), row.name.as_str()), (Some(o), "billing@acme.example", "Acme"));
+    }
 }

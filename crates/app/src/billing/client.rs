@@ -92,7 +92,14 @@ impl LicenseSvc {
         now: i64,
     ) -> Result<Answer, AppError> {
         let mut url = self.base.clone();
-        url.set_path(&format!("{}{path}", self.base.path().trim_end_matches('/')));
+        let (path_only, query) = path
+            .split_once('?')
+            .map_or((path, None), |(p, q)| (p, Some(q)));
+        url.set_path(&format!(
+            "{}{path_only}",
+            self.base.path().trim_end_matches('/')
+        ));
+        url.set_query(query);
         let bytes = body.map(Value::to_string).unwrap_or_default().into_bytes();
         let nonce = URL_SAFE_NO_PAD.encode(rand::random::<[u8; 16]>());
         let authorization = license::service_auth::authorization(

@@ -335,7 +335,11 @@ impl App {
         let answer = client
             .call(
                 Method::GET,
-                &format!("/v1/entitlements/{org}"),
+                // This deployment's token: license-svc may push to several ops deployments.
+                &format!(
+                    "/v1/entitlements/{org}?deployment_id={}",
+                    self.engine().config.deployment_id
+                ),
                 None,
                 request_id,
                 now.timestamp(),

@@ -95,6 +95,7 @@ pub async fn run(flag: Option<&Path>, cmd: LicenseSvcCommand) -> Result<(), CliE
         LicenseSvcCommand::Events(SvcEventsCommand::List {
             outcome,
             kind,
+            since,
             limit,
         }) => {
             let svc = service(flag, true).await?;
@@ -103,7 +104,9 @@ pub async fn run(flag: Option<&Path>, cmd: LicenseSvcCommand) -> Result<(), CliE
                 &mut c.conn(),
                 outcome.as_deref(),
                 kind.as_deref(),
-                None,
+                since
+                    .and_then(|d| d.and_hms_opt(0, 0, 0))
+                    .map(|d| d.and_utc()),
                 limit,
             )
             .await?;

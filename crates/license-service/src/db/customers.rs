@@ -184,3 +184,26 @@ pub async fn with_stripe_id(conn: &mut Conn<'_>) -> Result<Vec<String>> {
     .fetch_all(&mut *c)
     .await)?)
 }
+
+/// Updates the email and name of the customer with this Stripe id where they differ; `true`
+/// when a row changed.
+pub async fn update_contact(
+    conn: &mut Conn<'_>,
+    stripe_id: &str,
+    email: Option<&str>,
+    name: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<bool> {
+    let n = on_conn!(conn, c => sqlx::query(
+        "UPDATE customers SET email = COALESCE($2, email), name = COALESCE($3, name), updated_at = $4 \
+         WHERE stripe_customer_id = $1 AND (email <> COALESCE($2, email) OR name <> COALESCE($3, name))",
+    )
+    .bind(stripe_id)
+    .bind(email)
+    .bind(name)
+    .bind(Ts::new(now))
+    .execute(&mut *c)
+    .await
+    .map(|r| r.rows_affected()))?;
+    Ok(n > 0)
+}

@@ -1,7 +1,7 @@
 //! The `/v1` routes ops calls (billing spec §5): checkout, portal, entitlement read.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
@@ -44,11 +44,18 @@ pub async fn portal(
     Ok((StatusCode::CREATED, Json(json!({"url": url}))))
 }
 
+/// `?deployment_id=`: which receiver's last push to return.
+#[derive(Debug, serde::Deserialize)]
+pub struct Receiver {
+    deployment_id: Option<String>,
+}
+
 /// `GET /v1/entitlements/{org_id}` → the stored entitlement, its billing summary and the last
 /// token pushed (the pull repair); 404 `unknown_org` without a billing record.
 pub async fn entitlement(
     State(svc): State<Service>,
     Path(org): Path<String>,
+    Query(q): Query<Receiver>,
     _signed: Signed,
 ) -> Result<Json<Value>, SvcError> {
     let unknown = || {
@@ -59,12 +66,16 @@ pub async fn entitlement(
         )
     };
     let org: Uuid = org.parse().map_err(|_| unknown())?;
-    let deployment = svc
-        .config
-        .ops
-        .receivers
-        .first()
-        .map(|r| r.deployment_id.clone())
+    // The caller's receiver (`?deployment_id=`), else the first configured one.
+    let deployment = q
+        .deployment_id
+        .or_else(|| {
+            svc.config
+                .ops
+                .receivers
+                .first()
+                .map(|r| r.deployment_id.clone())
+        })
         .unwrap_or_default();
     let (row, token) = svc.current(org, &deployment).await?.ok_or_else(unknown)?;
     Ok(Json(json!({
