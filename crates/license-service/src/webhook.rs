@@ -139,10 +139,16 @@ impl Service {
         now: DateTime<Utc>,
         replace: bool,
     ) -> Result<Reply, WebhookError> {
-        let mut c = self.store.acquire().await?;
-        if !replace && events::exists(&mut c.conn(), &e.id).await? {
-            return Ok(Reply::Duplicate);
-        }
+        let stored = {
+            let mut c = self.store.acquire().await?;
+            if !replace && events::exists(&mut c.conn(), &e.id).await? {
+                return Ok(Reply::Duplicate);
+            }
+            match e.subscription_id() {
+                Some(id) => subscriptions::last_event_created(&mut c.conn(), &id).await?,
+                None => None,
+            }
+        };
         let sub_id = e.subscription_id();
         let live_key = self.config.stripe.live_mode();
         let class = e.class();
@@ -157,7 +163,7 @@ impl Service {
             )
             && let Some(id) = &sub_id
         {
-            let stored = subscriptions::last_event_created(&mut c.conn(), id).await?;
+            // No connection is held while Stripe is asked.
             if stored.is_none_or(|s| s <= e.created) {
                 match self.fetch(e, class, id, now).await {
                     Ok(s) => seen = Some(s),
@@ -166,7 +172,6 @@ impl Service {
                 }
             }
         }
-        drop(c);
 
         // Step 9 onwards, in one transaction with the event row.
         let mut tx = self.store.begin_write().await?;
@@ -234,9 +239,15 @@ impl Service {
                 metrics::counter!("stripe_unhandled_events_total", "type" => e.kind.clone())
                     .increment(1);
                 // The alert once per type per day; every event is still recorded and counted.
-                let mut c = self.store.acquire().await?;
+                // The event is committed: a failed lookup only means one more alert.
                 let day = now - chrono::Duration::days(1);
-                if events::unhandled_seen_since(&mut c.conn(), &e.kind, day, &e.id).await? {
+                let seen = match self.store.acquire().await {
+                    Ok(mut c) => events::unhandled_seen_since(&mut c.conn(), &e.kind, day, &e.id)
+                        .await
+                        .unwrap_or(false),
+                    Err(_) => false,
+                };
+                if seen {
                     tracing::info!(event = %e.id, kind = %e.kind, "unhandled Stripe event type (alerted today)");
                 } else {
                     tracing::warn!(alert = true, event = %e.id, kind = %e.kind, "unhandled Stripe event type");
