@@ -35,6 +35,19 @@ async fn call(
     (status, r.json().await.unwrap_or(Value::Null))
 }
 
+/// The owner asks ops for Checkout of the team monthly plan.
+async fn checkout_team(server: &Server, token: &str) -> (u16, Value) {
+    let body = json!({"tier": "team", "interval": "month"});
+    call(
+        reqwest::Method::POST,
+        server,
+        "/api/v1/billing/checkout",
+        token,
+        Some(body),
+    )
+    .await
+}
+
 /// Team-gated: API token creation (`api_access`).
 async fn create_token(server: &Server, token: &str, name: &str) -> u16 {
     let body = json!({"name": name, "scopes": ["analytics:read"]});
@@ -82,14 +95,7 @@ async fn an_owner_upgrades_through_checkout_and_the_team_feature_opens() {
     let svc = LicenseSvc::start(svc_dir.path(), svc_port, &ops.base, &db, &team);
     register_webhook(svc_port).await;
 
-    let (status, body) = call(
-        reqwest::Method::POST,
-        &ops,
-        "/api/v1/billing/checkout",
-        &token,
-        Some(json!({"tier": "team", "interval": "month"})),
-    )
-    .await;
+    let (status, body) = checkout_team(&ops, &token).await;
     assert_eq!(status, 200, "{body}");
     let url = body["url"].as_str().unwrap();
     let session = url.rsplit('/').next().unwrap();
@@ -131,14 +137,7 @@ async fn an_owner_upgrades_through_checkout_and_the_team_feature_opens() {
     assert!(events.contains("\"outcome\":\"applied\""), "{events}");
 
     // A second checkout for the same org is refused: the subscription exists.
-    let (status, body) = call(
-        reqwest::Method::POST,
-        &ops,
-        "/api/v1/billing/checkout",
-        &token,
-        Some(json!({"tier": "team", "interval": "month"})),
-    )
-    .await;
+    let (status, body) = checkout_team(&ops, &token).await;
     assert_eq!(
         (status, body["error"].as_str()),
         (409, Some("subscription_exists")),
@@ -175,28 +174,14 @@ async fn ops_down_during_the_upgrade_converges_when_it_starts() {
     let first = ops(dir.path(), ops_port, svc_port);
     let (token, _) = setup_owner(&first).await;
     let ops_base = first.base.clone();
-    let (status, body) = call(
-        reqwest::Method::POST,
-        &first,
-        "/api/v1/billing/checkout",
-        &token,
-        Some(json!({"tier": "team", "interval": "month"})),
-    )
-    .await;
+    let (status, body) = checkout_team(&first, &token).await;
     // license-svc is not running yet: ops says so and changes nothing.
     assert_eq!(status, 503, "{body}");
 
     let db = format!("sqlite://{}/license-svc.db", svc_dir.path().display());
     let svc = LicenseSvc::start(svc_dir.path(), svc_port, &ops_base, &db, &team);
     register_webhook(svc_port).await;
-    let (status, body) = call(
-        reqwest::Method::POST,
-        &first,
-        "/api/v1/billing/checkout",
-        &token,
-        Some(json!({"tier": "team", "interval": "month"})),
-    )
-    .await;
+    let (status, body) = checkout_team(&first, &token).await;
     assert_eq!(status, 200, "{body}");
     let session = body["url"]
         .as_str()

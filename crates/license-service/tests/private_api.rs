@@ -29,6 +29,13 @@ fn checkout(org: Uuid, base: &str, tier: &str) -> serde_json::Value {
         "cancel_url": format!("{base}/settings/billing?checkout=cancel")})
 }
 
+/// ops asks for Checkout of the team monthly plan for `org`.
+async fn start_checkout(h: &Harness, org: Uuid, base: &str) -> (StatusCode, serde_json::Value) {
+    let body = checkout(org, base, "team");
+    h.signed("POST", "/v1/checkout-sessions", Some(body), OPS, None)
+        .await
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn checkout_offers_one_trial_per_org_and_refuses_a_second_subscription() {
     let (h, base) = harness().await;
@@ -41,15 +48,7 @@ async fn checkout_offers_one_trial_per_org_and_refuses_a_second_subscription() {
             .clone()
     };
     let org = Uuid::now_v7();
-    let (status, body) = h
-        .signed(
-            "POST",
-            "/v1/checkout-sessions",
-            Some(checkout(org, &base, "team")),
-            OPS,
-            None,
-        )
-        .await;
+    let (status, body) = start_checkout(&h, org, &base).await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
     assert!(
         body["url"].as_str().unwrap().contains("/_checkout/cs_"),
@@ -84,15 +83,7 @@ async fn checkout_offers_one_trial_per_org_and_refuses_a_second_subscription() {
     .await;
     let e = h.entitlement(org).await.unwrap();
     assert_eq!((e.tier, e.exp, e.grace_days), (Tier::Team, trial_end, 1));
-    let (status, body) = h
-        .signed(
-            "POST",
-            "/v1/checkout-sessions",
-            Some(checkout(org, &base, "team")),
-            OPS,
-            None,
-        )
-        .await;
+    let (status, body) = start_checkout(&h, org, &base).await;
     assert_eq!(
         (status, body["error"].as_str()),
         (StatusCode::CONFLICT, Some("subscription_exists"))
@@ -108,15 +99,7 @@ async fn checkout_offers_one_trial_per_org_and_refuses_a_second_subscription() {
     ))
     .await;
     assert_eq!(h.entitlement(org).await.unwrap().tier, Tier::Community);
-    let (status, body) = h
-        .signed(
-            "POST",
-            "/v1/checkout-sessions",
-            Some(checkout(org, &base, "team")),
-            OPS,
-            None,
-        )
-        .await;
+    let (status, body) = start_checkout(&h, org, &base).await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
     assert!(body["trial_days"].is_null(), "one trial per org: {body}");
 }
@@ -465,15 +448,7 @@ async fn readyz_counts_unhandled_events_and_the_outbox() {
 async fn reconcile_applies_what_stripe_has_and_the_webhooks_missed() {
     let (h, base) = harness().await;
     let org = Uuid::now_v7();
-    let (status, body) = h
-        .signed(
-            "POST",
-            "/v1/checkout-sessions",
-            Some(checkout(org, &base, "team")),
-            OPS,
-            None,
-        )
-        .await;
+    let (status, body) = start_checkout(&h, org, &base).await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
     let session = body["id"].as_str().unwrap().to_owned();
     // Paid in Stripe; no webhook reaches this license-svc.
