@@ -8,11 +8,9 @@
 mod support;
 
 use license_service::testing::{free_port, stripe, stripe_price};
-use serde_json::{Value, json};
-use support::license_svc::LicenseSvc;
+use serde_json::Value;
+use support::license_svc::{LicenseSvc, setup_owner};
 use support::{Server, run};
-
-const PASSWORD: &str = "correct horse battery staple";
 
 /// The key inside the success page's `<textarea id="license-key">`.
 fn key_from(page: &str) -> String {
@@ -35,18 +33,9 @@ async fn status_of(dir: &std::path::Path, key: &str, deployment_id: &str) -> Val
             ("DEV_HEALTH_DEPLOYMENT_ID", deployment_id),
         ],
     );
-    let http = support::http();
-    let setup: Value = http
-        .post(server.url("/api/v1/setup"))
-        .json(&json!({"email": "it@acme.example", "password": PASSWORD, "name": "IT", "org_name": "Acme"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let token = setup["access_token"].as_str().expect("setup").to_owned();
-    http.get(server.url("/api/v1/license/status"))
+    let (token, _) = setup_owner(&server).await;
+    support::http()
+        .get(server.url("/api/v1/license/status"))
         .bearer_auth(token)
         .send()
         .await

@@ -1,10 +1,7 @@
 //! A real `dev-health license-svc serve` process next to localstripe, for the SaaS flow tests.
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Stdio};
-use std::sync::mpsc;
-use std::time::Duration;
 
 use license_service::testing::localstripe;
 
@@ -72,22 +69,13 @@ impl LicenseSvc {
             .stderr(Stdio::inherit())
             .spawn()
             .unwrap();
-        let stdout = child.stdout.take().unwrap();
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if let Some(addr) = line.strip_prefix("license-svc listening on ") {
-                    let _ = tx.send(addr.to_owned());
-                }
-            }
-        });
-        match rx.recv_timeout(Duration::from_secs(60)) {
-            Ok(base) => LicenseSvc {
+        match super::listening_on(&mut child, "license-svc listening on ") {
+            Some(base) => LicenseSvc {
                 child,
                 base,
                 config,
             },
-            Err(_) => {
+            None => {
                 let _ = child.kill();
                 panic!("license-svc did not start: {:?}", child.wait());
             }

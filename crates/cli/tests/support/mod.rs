@@ -99,18 +99,9 @@ impl Server {
             .stderr(Stdio::inherit())
             .spawn()
             .unwrap();
-        let stdout = child.stdout.take().unwrap();
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if let Some(addr) = line.strip_prefix("dev-health listening on ") {
-                    let _ = tx.send(addr.to_owned());
-                }
-            }
-        });
-        match rx.recv_timeout(Duration::from_secs(60)) {
-            Ok(base) => Server { child, base },
-            Err(_) => {
+        match listening_on(&mut child, "dev-health listening on ") {
+            Some(base) => Server { child, base },
+            None => {
                 let _ = child.kill();
                 panic!("dev-health serve did not start: {:?}", child.wait());
             }
@@ -139,6 +130,21 @@ impl Server {
         self.child.kill().unwrap();
         self.child.wait().unwrap();
     }
+}
+
+/// The rest of the first stdout line of `child` that starts with `prefix` (its address), waiting
+/// at most 60 s; later lines are drained so the child never blocks on a full pipe.
+pub fn listening_on(child: &mut Child, prefix: &'static str) -> Option<String> {
+    let stdout = child.stdout.take()?;
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if let Some(addr) = line.strip_prefix(prefix) {
+                let _ = tx.send(addr.to_owned());
+            }
+        }
+    });
+    rx.recv_timeout(Duration::from_secs(60)).ok()
 }
 
 impl Drop for Server {
