@@ -2,3 +2,6 @@
 //!
 //! Pure by rule (checked by `scripts/check-deps`): no async runtime, database or HTTP crate.
 //! The formulas arrive with issue 6 (`spec/analytics.md` §9–§11).
+
+pub mod percentile;
+pub mod pull_request;
