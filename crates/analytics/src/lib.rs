@@ -5,3 +5,4 @@
 
 pub mod percentile;
 pub mod pull_request;
+pub mod work_item;
