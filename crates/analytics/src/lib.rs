@@ -5,4 +5,5 @@
 
 pub mod percentile;
 pub mod pull_request;
+pub mod status_map;
 pub mod work_item;
