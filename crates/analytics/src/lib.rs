@@ -3,6 +3,7 @@
 //! Pure by rule (checked by `scripts/check-deps`): no async runtime, database or HTTP crate.
 //! The formulas arrive with issue 6 (`spec/analytics.md` §9–§11).
 
+pub mod code;
 pub mod percentile;
 pub mod pull_request;
 pub mod status_map;
