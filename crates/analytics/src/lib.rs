@@ -4,6 +4,7 @@
 //! The formulas arrive with issue 6 (`spec/analytics.md` §9–§11).
 
 pub mod code;
+pub mod identity;
 pub mod percentile;
 pub mod pull_request;
 pub mod status_map;
