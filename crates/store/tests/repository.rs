@@ -26,6 +26,32 @@ fn claim<'a>(worker: &'a str, limit: u32, lease_s: u64) -> Claim<'a> {
 }
 
 backend_tests! {
+    async fn synced_rows_cannot_point_into_another_org(db: &TestDb) {
+        use store::identity::orgs;
+        use store::{Id, Ts, on_conn, sqlx};
+        let mut c = db.store.acquire().await.unwrap();
+        let (a, b) = (domain::ids::OrgId::new(), domain::ids::OrgId::new());
+        orgs::insert(&mut c.conn(), a, "A", "a", Utc::now()).await.unwrap();
+        orgs::insert(&mut c.conn(), b, "B", "b", Utc::now()).await.unwrap();
+        let repo = uuid::Uuid::now_v7();
+        on_conn!(&mut c.conn(), c => sqlx::query(
+            "INSERT INTO repos (org_id, id, provider, full_name, is_active, excluded_paths, created_at, updated_at) \
+             VALUES ($1, $2, 'local', 'acme/app', $3, '[]', $4, $4)")
+            .bind(Id::from(a)).bind(Id(repo)).bind(true).bind(Ts::new(Utc::now()))
+            .execute(&mut *c).await.map(|_| ())).unwrap();
+        let commit = |org| async move {
+            let mut c = db.store.acquire().await.unwrap();
+            on_conn!(&mut c.conn(), c => sqlx::query(
+                "INSERT INTO commits (org_id, repo_id, sha, author_name, author_email, authored_at, committer_name, \
+                 committer_email, committed_at, parent_count, subject, additions, deletions, files_changed, stats_state) \
+                 VALUES ($1, $2, 'abc', 'a', 'a@x', $3, 'a', 'a@x', $3, 1, 's', 0, 0, 0, 'complete')")
+                .bind(Id::from(org)).bind(Id(repo)).bind(Ts::new(Utc::now()))
+                .execute(&mut *c).await.map(|_| ()))
+        };
+        assert!(commit(b).await.is_err(), "org B cannot hold a commit of org A's repo");
+        commit(a).await.unwrap();
+    }
+
     async fn migrations_run_once_and_report_current(db: &TestDb) {
         let status = db.store.migration_status().await.unwrap();
         assert_eq!(status.state, MigrationState::Current, "{status:?}");
