@@ -9,3 +9,4 @@ pub mod percentile;
 pub mod pull_request;
 pub mod status_map;
 pub mod work_item;
+pub mod window;
