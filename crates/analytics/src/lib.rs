@@ -8,5 +8,5 @@ pub mod identity;
 pub mod percentile;
 pub mod pull_request;
 pub mod status_map;
-pub mod work_item;
 pub mod window;
+pub mod work_item;
