@@ -20,30 +20,14 @@ use store::testing::TestDb;
 use support::browser::{Browser, Page};
 use support::license_svc::{Stub, summary};
 use support::{
-    Env, PASSWORD, entitlement_claims, env_billing, next_iat, saas, self_hosted, set_tier,
-    sign_entitlement,
+    Env, entitlement_claims, env_billing, next_iat, saas, self_hosted, set_tier, sign_entitlement,
 };
 
 const D: &str = "2026-03-12T00:00:00Z";
 
 /// Signs `email` in through the sign-in form.
 async fn signed_in<'a>(env: &'a Env, email: &str, n: u8) -> Browser<'a> {
-    let mut b = Browser::new(&env.router, [10, 2, 0, n]);
-    let form = b.get("/signin").await;
-    let token = form.csrf();
-    let done = b
-        .post(
-            "/signin",
-            &[
-                ("csrf_token", token.as_str()),
-                ("email", email),
-                ("password", PASSWORD),
-                ("next", "/"),
-            ],
-        )
-        .await;
-    assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.html);
-    b
+    Browser::signed_in(&env.router, [10, 2, 0, n], email).await
 }
 
 /// The page, with its CSRF token, then a post of `fields` with it.

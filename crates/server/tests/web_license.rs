@@ -20,7 +20,7 @@ use domain::{Clock, Role, Tier};
 use store::Backend;
 use store::testing::TestDb;
 use support::browser::{Browser, Page};
-use support::{Env, PASSWORD, env, env_with, self_hosted, test_license};
+use support::{Env, env, env_with, self_hosted, test_license};
 
 const DAY: i64 = 86_400;
 
@@ -49,23 +49,7 @@ impl Page {
 
 /// Signs `email` in through the sign-in form.
 async fn signed_in<'a>(env: &'a Env, email: &str, n: u8) -> Browser<'a> {
-    let mut b = Browser::new(&env.router, [10, 1, 0, n]);
-    let form = b.get("/signin").await;
-    let token = form.csrf();
-    let done = b
-        .post(
-            "/signin",
-            &[
-                ("csrf_token", token.as_str()),
-                ("email", email),
-                ("password", PASSWORD),
-                ("next", "/"),
-            ],
-        )
-        .await;
-    assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.html);
-    assert!(b.cookie("dh_at").is_some(), "session cookies set");
-    b
+    Browser::signed_in(&env.router, [10, 1, 0, n], email).await
 }
 
 trait Install {

@@ -54,6 +54,27 @@ pub struct Browser<'a> {
 }
 
 impl<'a> Browser<'a> {
+    /// A browser at `ip` signed in as `email` through the sign-in form (session cookies set).
+    pub async fn signed_in(router: &'a Router, ip: [u8; 4], email: &str) -> Browser<'a> {
+        let mut b = Browser::new(router, ip);
+        let form = b.get("/signin").await;
+        let token = form.csrf();
+        let done = b
+            .post(
+                "/signin",
+                &[
+                    ("csrf_token", token.as_str()),
+                    ("email", email),
+                    ("password", super::PASSWORD),
+                    ("next", "/"),
+                ],
+            )
+            .await;
+        assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.html);
+        assert!(b.cookie("dh_at").is_some(), "session cookies set");
+        b
+    }
+
     pub fn new(router: &'a Router, ip: [u8; 4]) -> Self {
         Self {
             router,
