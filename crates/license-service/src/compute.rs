@@ -195,19 +195,20 @@ pub fn sign(
     } else {
         c.exp
     };
-    let payload = json!({
-        "iss": license::claims::ISSUER,
-        "sub": org.to_string(),
-        "jti": jti,
-        "iat": iat,
-        "exp": exp,
-        "tier": c.tier.as_str(),
-        "features": c.features,
-        "limits": c.limits,
-        "deployment_ids": [deployment_id],
-        "grace_days": c.grace_days,
-    });
-    let token = license::sign::sign(&payload, kid, key);
+    let claims = license::Claims {
+        iss: license::claims::ISSUER.to_owned(),
+        sub: org.to_string(),
+        jti: jti.clone(),
+        iat,
+        nbf: None,
+        exp,
+        tier: c.tier,
+        features: c.features.clone(),
+        limits: c.limits.clone(),
+        deployment_ids: vec![deployment_id.to_owned()],
+        grace_days: c.grace_days,
+    };
+    let token = license::sign::sign_claims(&claims, kid, key);
     (jti, token)
 }
 

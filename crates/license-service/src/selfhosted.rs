@@ -71,19 +71,20 @@ impl Service {
         let signing = &self.config.signing.license;
         let jti = Uuid::now_v7().to_string();
         let iat = now.timestamp();
-        let payload = json!({
-            "iss": license::claims::ISSUER,
-            "sub": customer.to_string(),
-            "jti": jti,
-            "iat": iat,
-            "exp": exp,
-            "tier": tier.as_str(),
-            "features": features,
-            "limits": limits,
-            "deployment_ids": deployment_ids,
-            "grace_days": grace_days,
-        });
-        let token = license::sign::sign(&payload, &signing.kid, &signing.key);
+        let claims = license::Claims {
+            iss: license::claims::ISSUER.to_owned(),
+            sub: customer.to_string(),
+            jti: jti.clone(),
+            iat,
+            nbf: None,
+            exp,
+            tier,
+            features: features.clone(),
+            limits: limits.clone(),
+            deployment_ids: deployment_ids.clone(),
+            grace_days,
+        };
+        let token = license::sign::sign_claims(&claims, &signing.kid, &signing.key);
         let mut l = licenses::License {
             jti: jti.clone(),
             customer_id: customer,
