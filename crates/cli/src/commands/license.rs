@@ -8,7 +8,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
 use domain::{Feature, Limit, Tier};
-use license::sign::{key_from_pem, key_to_pem, sign};
+use license::sign::{key_from_pem, key_to_pem, sign_claims};
 use license::{Purpose, State, anchors, ladder};
 use serde_json::{Value, json};
 
@@ -236,22 +236,23 @@ fn issue(a: &IssueArgs) -> Result<(), CliError> {
         })?;
         limits.insert(k.to_owned(), n);
     }
-    let mut payload = json!({
-        "iss": license::claims::ISSUER,
-        "sub": a.sub,
-        "jti": a.jti.clone().unwrap_or_else(|| uuid::Uuid::now_v7().to_string()),
-        "iat": iat,
-        "exp": exp,
-        "tier": tier.as_str(),
-        "features": features,
-        "limits": limits,
-        "deployment_ids": a.deployment_ids,
-        "grace_days": grace_days,
-    });
-    if let Some(nbf) = &a.nbf {
-        payload["nbf"] = json!(time("--nbf", nbf)?);
-    }
-    line(sign(&payload, &kid, &key));
+    let claims = license::Claims {
+        iss: license::claims::ISSUER.to_owned(),
+        sub: a.sub.clone(),
+        jti: a
+            .jti
+            .clone()
+            .unwrap_or_else(|| uuid::Uuid::now_v7().to_string()),
+        iat,
+        nbf: a.nbf.as_deref().map(|n| time("--nbf", n)).transpose()?,
+        exp,
+        tier,
+        features,
+        limits,
+        deployment_ids: a.deployment_ids.clone(),
+        grace_days,
+    };
+    line(sign_claims(&claims, &kid, &key));
     Ok(())
 }
 
