@@ -12,17 +12,12 @@ use crate::db::licenses;
 use crate::selfhosted::{IssueRequest, view};
 use crate::service::{Service, SvcError};
 
-fn parse<T: serde::de::DeserializeOwned>(s: &Signed) -> Result<T, SvcError> {
-    serde_json::from_slice(&s.body)
-        .map_err(|e| SvcError::invalid(422, "invalid_request", e.to_string()))
-}
-
 /// `POST /v1/licenses` → 201 `{jti, token}`.
 pub async fn issue(
     State(svc): State<Service>,
     signed: Signed,
 ) -> Result<(StatusCode, Json<Value>), SvcError> {
-    let req: IssueRequest = parse(&signed)?;
+    let req: IssueRequest = signed.json()?;
     let l = svc
         .issue_license(&req, &format!("admin:{}", signed.kid))
         .await?;
@@ -44,7 +39,7 @@ pub async fn revoke(
     Path(jti): Path<String>,
     signed: Signed,
 ) -> Result<Json<Value>, SvcError> {
-    let r: Revoke = parse(&signed)?;
+    let r: Revoke = signed.json()?;
     svc.revoke_license(&jti, &r.reason, &format!("admin:{}", signed.kid))
         .await?;
     Ok(Json(json!({"jti": jti, "status": "revoked"})))

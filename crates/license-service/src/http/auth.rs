@@ -23,6 +23,14 @@ pub struct Signed {
     pub body: Bytes,
 }
 
+impl Signed {
+    /// The body as JSON of `T`; a body that is not gives 422 `invalid_request`.
+    pub fn json<T: serde::de::DeserializeOwned>(&self) -> Result<T, crate::service::SvcError> {
+        serde_json::from_slice(&self.body)
+            .map_err(|e| crate::service::SvcError::invalid(422, "invalid_request", e.to_string()))
+    }
+}
+
 /// The one refusal for every reason (the reason goes to a counter, never to the caller).
 pub struct Unauthorized;
 

@@ -3,7 +3,6 @@
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
-use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
@@ -11,18 +10,13 @@ use super::Signed;
 use crate::billing::{CheckoutRequest, PortalRequest};
 use crate::service::{Service, SvcError};
 
-fn body<T: DeserializeOwned>(s: &Signed) -> Result<T, SvcError> {
-    serde_json::from_slice(&s.body)
-        .map_err(|e| SvcError::invalid(422, "invalid_request", e.to_string()))
-}
-
 /// `POST /v1/checkout-sessions` → 201 `{id, url}`.
 pub async fn checkout(
     State(svc): State<Service>,
     headers: HeaderMap,
     signed: Signed,
 ) -> Result<(StatusCode, Json<Value>), SvcError> {
-    let req: CheckoutRequest = body(&signed)?;
+    let req: CheckoutRequest = signed.json()?;
     let request_id = headers
         .get("x-request-id")
         .and_then(|v| v.to_str().ok())
@@ -39,7 +33,7 @@ pub async fn portal(
     State(svc): State<Service>,
     signed: Signed,
 ) -> Result<(StatusCode, Json<Value>), SvcError> {
-    let req: PortalRequest = body(&signed)?;
+    let req: PortalRequest = signed.json()?;
     let url = svc.portal(&req).await?;
     Ok((StatusCode::CREATED, Json(json!({"url": url}))))
 }
@@ -93,7 +87,7 @@ pub async fn put_comp(
     Path(org): Path<Uuid>,
     signed: Signed,
 ) -> Result<Json<Value>, SvcError> {
-    let req: crate::comp::CompRequest = body(&signed)?;
+    let req: crate::comp::CompRequest = signed.json()?;
     let version = svc
         .set_comp(org, Some(&req), &format!("ops:{}", signed.kid))
         .await?;

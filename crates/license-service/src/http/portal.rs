@@ -67,22 +67,8 @@ pub async fn buy(State(svc): State<Service>) -> Response {
 pub async fn checkout(State(svc): State<Service>, Form(p): Form<Purchase>) -> Response {
     match svc.portal_checkout(&p).await {
         Ok((session, url)) => {
-            let secure = if svc.config.public_base_url.scheme() == "https" {
-                "; Secure"
-            } else {
-                ""
-            };
-            let cookie = format!(
-                "{BINDING_COOKIE}={}; Path=/portal; Max-Age={}; HttpOnly; SameSite=Lax{secure}",
-                svc.binding(&session, svc.clock.now()),
-                BINDING_TTL.num_seconds()
-            );
-            let mut r = StatusCode::SEE_OTHER.into_response();
-            if let (Ok(c), Ok(l)) = (HeaderValue::from_str(&cookie), HeaderValue::from_str(&url)) {
-                r.headers_mut().insert(SET_COOKIE, c);
-                r.headers_mut().insert(LOCATION, l);
-            }
-            r
+            let binding = svc.binding(&session, svc.clock.now());
+            with_cookie(&svc, see_other(&url), BINDING_COOKIE, &binding, BINDING_TTL)
         }
         Err(SvcError::Invalid { message, .. }) => render(
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -166,4 +152,37 @@ pub(super) fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
         .filter_map(|kv| kv.trim().split_once('='))
         .find(|(k, _)| *k == name)
         .map(|(_, v)| v.to_owned())
+}
+
+/// A 303 to `to`.
+pub(super) fn see_other(to: &str) -> Response {
+    let mut r = StatusCode::SEE_OTHER.into_response();
+    if let Ok(v) = HeaderValue::from_str(to) {
+        r.headers_mut().insert(LOCATION, v);
+    }
+    r
+}
+
+/// `r` setting the portal cookie `name` (HttpOnly, `SameSite=Lax`, `Secure` behind https,
+/// scoped to `/portal`) for `ttl`.
+pub(super) fn with_cookie(
+    svc: &Service,
+    mut r: Response,
+    name: &str,
+    value: &str,
+    ttl: chrono::Duration,
+) -> Response {
+    let secure = if svc.config.public_base_url.scheme() == "https" {
+        "; Secure"
+    } else {
+        ""
+    };
+    let cookie = format!(
+        "{name}={value}; Path=/portal; Max-Age={}; HttpOnly; SameSite=Lax{secure}",
+        ttl.num_seconds()
+    );
+    if let Ok(v) = HeaderValue::from_str(&cookie) {
+        r.headers_mut().insert(SET_COOKIE, v);
+    }
+    r
 }

@@ -5,13 +5,13 @@
 use askama::Template;
 use axum::Form;
 use axum::extract::{Path, Query, State};
-use axum::http::header::{CONTENT_DISPOSITION, CONTENT_TYPE, LOCATION, SET_COOKIE};
-use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::http::header::{CONTENT_DISPOSITION, CONTENT_TYPE};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use uuid::Uuid;
 
-use super::portal::{cookie, message, render};
+use super::portal::{cookie, message, render, see_other, with_cookie};
 use crate::portal_account::{SESSION_COOKIE, SESSION_TTL};
 use crate::service::{Service, SvcError};
 
@@ -30,14 +30,6 @@ struct KeyRow {
     valid_until: String,
     deployment_ids: String,
     status: String,
-}
-
-fn see_other(to: &str) -> Response {
-    let mut r = StatusCode::SEE_OTHER.into_response();
-    if let Ok(v) = HeaderValue::from_str(to) {
-        r.headers_mut().insert(LOCATION, v);
-    }
-    r
 }
 
 /// The signed-in customer.
@@ -100,22 +92,13 @@ pub async fn login_request(State(svc): State<Service>, Form(f): Form<LoginForm>)
 /// `GET /portal/login/{token}`: opens a session once per link.
 pub async fn login(State(svc): State<Service>, Path(token): Path<String>) -> Response {
     match svc.portal_login(&token).await {
-        Ok(Some(value)) => {
-            let secure = if svc.config.public_base_url.scheme() == "https" {
-                "; Secure"
-            } else {
-                ""
-            };
-            let set = format!(
-                "{SESSION_COOKIE}={value}; Path=/portal; Max-Age={}; HttpOnly; SameSite=Lax{secure}",
-                SESSION_TTL.num_seconds()
-            );
-            let mut r = see_other("/portal/keys");
-            if let Ok(v) = HeaderValue::from_str(&set) {
-                r.headers_mut().insert(SET_COOKIE, v);
-            }
-            r
-        }
+        Ok(Some(value)) => with_cookie(
+            &svc,
+            see_other("/portal/keys"),
+            SESSION_COOKIE,
+            &value,
+            SESSION_TTL,
+        ),
         Ok(None) => message(
             StatusCode::BAD_REQUEST,
             "This link does not work",
