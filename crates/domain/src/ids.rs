@@ -84,6 +84,30 @@ typed_id!(
     /// Identifies a job in the durable queue.
     JobId
 );
+typed_id!(
+    /// Identifies a synced repository within its org.
+    RepoId
+);
+typed_id!(
+    /// Identifies a provider integration (one credential) within its org.
+    IntegrationId
+);
+typed_id!(
+    /// Identifies a person (or bot) behind commits, PRs and work items, within its org.
+    IdentityId
+);
+typed_id!(
+    /// Identifies a sync run.
+    SyncRunId
+);
+typed_id!(
+    /// Identifies a synced work item within its org.
+    WorkItemId
+);
+typed_id!(
+    /// Identifies a team within its org.
+    TeamId
+);
 
 #[cfg(test)]
 mod tests {

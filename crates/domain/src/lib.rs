@@ -19,7 +19,10 @@ mod vocab;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use feature::{Feature, FeatureMarker};
-pub use ids::{JobId, MembershipId, OrgId, UserId};
+pub use ids::{
+    IdentityId, IntegrationId, JobId, MembershipId, OrgId, RepoId, SyncRunId, TeamId, UserId,
+    WorkItemId,
+};
 pub use limit::{Limit, LimitValue};
 pub use parse_error::UnknownValue;
 pub use permission::{Permission, PermissionMarker};

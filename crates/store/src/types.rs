@@ -75,7 +75,13 @@ id_conversions!(
     domain::UserId,
     domain::OrgId,
     domain::MembershipId,
-    domain::JobId
+    domain::JobId,
+    domain::RepoId,
+    domain::IntegrationId,
+    domain::IdentityId,
+    domain::SyncRunId,
+    domain::WorkItemId,
+    domain::TeamId
 );
 
 impl serde::Serialize for Ts {

@@ -1,4 +1,7 @@
 //! Connectors: local git (gix), GitHub, GitLab, Jira, Linear and GitHub Issues.
 //!
 //! Never touches storage (checked by `scripts/check-deps`): connectors return records that `app`
-//! upserts. Arrives with issue 6 (`spec/analytics.md` §3–§8).
+//! upserts. See `spec/analytics.md` §3–§8.
+
+pub mod git;
+pub mod providers;
