@@ -1,0 +1,1 @@
+//! gitlab connector: arrives in the next commit.

@@ -1,0 +1,1 @@
+//! jira connector: arrives in the next commit.

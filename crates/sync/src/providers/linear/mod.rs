@@ -1,0 +1,1 @@
+//! linear connector: arrives in the next commit.
