@@ -8,5 +8,6 @@ pub mod identity;
 pub mod percentile;
 pub mod pull_request;
 pub mod status_map;
+pub mod team;
 pub mod window;
 pub mod work_item;
