@@ -18,16 +18,7 @@ pub struct GitlabProject {
 impl GitlabProject {
     /// `{api}/projects/{id}{path}`, the id URL-encoded (`group%2Fproject`).
     pub(crate) fn url(&self, path: &str) -> String {
-        let id: String = self
-            .id
-            .bytes()
-            .map(|b| match b {
-                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                    char::from(b).to_string()
-                }
-                other => format!("%{other:02X}"),
-            })
-            .collect();
+        let id = crate::providers::http::encode_component(&self.id);
         format!("{}/projects/{id}{path}", self.api.trim_end_matches('/'))
     }
 }

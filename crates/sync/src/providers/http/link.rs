@@ -63,6 +63,18 @@ pub fn next_page(headers: &HeaderMap, current: &str) -> Option<String> {
     Some(url.to_string())
 }
 
+/// Percent-encodes a query value or path segment (everything but RFC 3986 unreserved bytes).
+pub fn encode_component(raw: &str) -> String {
+    raw.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                char::from(b).to_string()
+            }
+            other => format!("%{other:02X}"),
+        })
+        .collect()
+}
+
 /// The key an ETag is stored under (`http_etags.url_key`): the URL without page cursors, so
 /// the first page of a list keeps its key from one run to the next.
 pub fn url_key(url: &str) -> String {

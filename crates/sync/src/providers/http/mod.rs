@@ -19,7 +19,7 @@ use reqwest::{Method, StatusCode};
 use serde::de::DeserializeOwned;
 
 pub use backoff::BACKOFF_CAP;
-pub use link::{next_page, url_key};
+pub use link::{encode_component, next_page, url_key};
 
 use self::backoff::Backoff;
 use self::limits::Verdict;
