@@ -103,9 +103,12 @@ pub async fn pull_requests(
     let first = repo.url(&format!(
         "/pulls?state=all&sort=updated&direction=desc&per_page={PAGE_SIZE}"
     ));
-    let mut url = input
-        .checkpoint
-        .map_or(Some(first.clone()), |c| c.next.clone());
+    let mut url = Some(
+        input
+            .checkpoint
+            .and_then(|c| c.next.clone())
+            .unwrap_or_else(|| first.clone()),
+    );
     let mut pages = 0u32;
     while let Some(page_url) = url.take() {
         pages += 1;

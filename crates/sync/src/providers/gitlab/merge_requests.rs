@@ -83,9 +83,12 @@ pub async fn merge_requests(
         first.push_str("&updated_after=");
         first.push_str(&since.to_rfc3339_opts(SecondsFormat::Secs, true));
     }
-    let mut url = input
-        .checkpoint
-        .map_or(Some(first.clone()), |c| c.next.clone());
+    let mut url = Some(
+        input
+            .checkpoint
+            .and_then(|c| c.next.clone())
+            .unwrap_or_else(|| first.clone()),
+    );
     let mut frozen = false;
     let mut pages = 0u32;
     while let Some(page_url) = url.take() {

@@ -116,7 +116,12 @@ pub async fn issues(
 ) -> Result<Pass<WorkItem>, Error> {
     let mut p = Progress::new(&input);
     let first = first_url(site, p.since);
-    let mut url = input.checkpoint.map_or(Some(first), |c| c.next.clone());
+    let mut url = Some(
+        input
+            .checkpoint
+            .and_then(|c| c.next.clone())
+            .unwrap_or(first),
+    );
     let mut categories: HashMap<String, String> = HashMap::new();
     let mut pages = 0u32;
     while let Some(page_url) = url.take() {
