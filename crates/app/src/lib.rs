@@ -5,6 +5,7 @@
 //! SQL; services take capability values ([`authz::Authorized`]) that only the checks in
 //! [`authz`] can construct, so a use case cannot be reached without its permission.
 
+pub mod analytics;
 pub mod authz;
 pub mod billing;
 mod catalogue;

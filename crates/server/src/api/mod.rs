@@ -5,6 +5,7 @@ pub(crate) mod billing;
 mod docs;
 mod license;
 mod license_webhook;
+mod metrics;
 mod org;
 mod system;
 
@@ -18,5 +19,6 @@ pub(crate) fn routes(routes: Routes) -> Routes {
     let routes = license::routes(routes);
     let routes = license_webhook::routes(routes);
     let routes = billing::routes(routes);
+    let routes = metrics::routes(routes);
     docs::routes(routes)
 }
