@@ -14,6 +14,7 @@ mod error;
 pub mod identity;
 pub mod jobs;
 pub mod passwords;
+pub mod sync;
 mod system;
 pub mod worker;
 

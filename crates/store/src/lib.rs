@@ -10,6 +10,7 @@
 //! pooled connection or inside a transaction — jobs and outbox rows are written in the same
 //! transaction as the change that causes them.
 
+pub mod analytics;
 pub mod catalog;
 pub mod clock_mark;
 mod db;

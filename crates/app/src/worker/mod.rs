@@ -101,6 +101,7 @@ impl Registry {
         let mut r = Registry::default();
         r.register(probe::ProbeHandler);
         r.register(crate::identity::mail::MailHandler);
+        r.register(crate::sync::runs::SyncGitHandler);
         r
     }
 

@@ -343,7 +343,7 @@ pub fn fast_import_stream(opts: GenOptions, out: impl Write) -> io::Result<GenSu
     let mut bumped = false;
     while n < opts.commits {
         let before = main.clone();
-        if n == 3 {
+        if n >= 3 && !main.contains_key(".mailmap") {
             main.insert(
                 ".mailmap".to_owned(),
                 Entry {

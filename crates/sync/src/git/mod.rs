@@ -3,11 +3,13 @@
 //! --no-renames` would print. Pure reading: the caller stores what it gets and moves the cursor.
 
 pub mod generate;
+mod mailmap;
 mod numstat;
 mod repo;
 mod types;
 
 pub use gix::ObjectId;
+pub use mailmap::Mailmap;
 pub use numstat::Limits;
 pub use repo::{GitRepo, Reader, Tip, WalkPlan};
 pub use types::{ChangeKind, FileStat, GitCommit, Person, StatsState};

@@ -1,0 +1,13 @@
+//! Synced analytics data and its derived facts (analytics spec §2). Every function takes the
+//! org first and filters by it, so a row of another org is never read or written.
+
+pub mod commits;
+pub mod cursors;
+pub mod facts;
+pub mod identities;
+pub mod metrics;
+pub mod pull_requests;
+pub mod repos;
+pub mod sync_runs;
+pub mod teams;
+pub mod work_items;
