@@ -3,11 +3,14 @@
 
 pub mod commits;
 pub mod cursors;
+pub mod etags;
 pub mod facts;
 pub mod identities;
+pub mod integrations;
 pub mod metrics;
 pub mod pull_requests;
 pub mod repos;
+pub mod status_mappings;
 pub mod sync_runs;
 pub mod teams;
 pub mod work_items;

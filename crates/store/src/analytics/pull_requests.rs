@@ -315,3 +315,43 @@ pub async fn keys_in_range(
         .fetch_all(&mut *c).await)?;
     Ok(rows.into_iter().map(|(r, n)| (r.into(), n)).collect())
 }
+
+/// The stored `updated_at` of every PR of the repository, by number: the `known` map a
+/// provider pass compares listed PRs with, so unchanged PRs skip their detail calls (§3.2).
+pub async fn updated_at_by_number(
+    conn: &mut Conn<'_>,
+    org: OrgId,
+    repo: RepoId,
+) -> Result<Vec<(i64, DateTime<Utc>)>> {
+    let rows: Vec<(i64, Ts)> = on_conn!(conn, c => sqlx::query_as(
+        "SELECT number, updated_at FROM pull_requests WHERE org_id = $1 AND repo_id = $2 \
+         ORDER BY number")
+        .bind(Id::from(org)).bind(Id::from(repo)).fetch_all(&mut *c).await)?;
+    Ok(rows.into_iter().map(|(n, t)| (n, t.get())).collect())
+}
+
+/// How many rows a repository's PRs hold, for run summaries and tests.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RowCounts {
+    /// `pull_requests` rows.
+    pub pull_requests: i64,
+    /// `pull_request_commits` rows.
+    pub commits: i64,
+    /// `reviews` rows.
+    pub reviews: i64,
+}
+
+/// Counts the repository's PR, PR-commit and review rows in this org.
+pub async fn row_counts(conn: &mut Conn<'_>, org: OrgId, repo: RepoId) -> Result<RowCounts> {
+    let mut out = RowCounts::default();
+    for (table, slot) in [
+        ("pull_requests", &mut out.pull_requests),
+        ("pull_request_commits", &mut out.commits),
+        ("reviews", &mut out.reviews),
+    ] {
+        let sql = format!("SELECT COUNT(*) FROM {table} WHERE org_id = $1 AND repo_id = $2");
+        *slot = on_conn!(conn, c => sqlx::query_scalar(sqlx::AssertSqlSafe(sql.as_str()))
+            .bind(Id::from(org)).bind(Id::from(repo)).fetch_one(&mut *c).await)?;
+    }
+    Ok(out)
+}

@@ -199,6 +199,17 @@ pub async fn finish(
     Ok(())
 }
 
+/// Adds seconds spent waiting on provider rate limits and backoff
+/// (`rate_limit_wait_s`, §3.3), so a run's cost in waiting is visible.
+pub async fn add_wait(conn: &mut Conn<'_>, org: OrgId, id: SyncRunId, secs: i64) -> Result<()> {
+    on_conn!(conn, c => sqlx::query(
+        "UPDATE sync_runs SET rate_limit_wait_s = rate_limit_wait_s + $3 \
+         WHERE org_id = $1 AND id = $2")
+        .bind(Id::from(org)).bind(Id::from(id)).bind(secs)
+        .execute(&mut *c).await.map(|_| ()))?;
+    Ok(())
+}
+
 /// One run of the org.
 pub async fn get(conn: &mut Conn<'_>, org: OrgId, id: SyncRunId) -> Result<Option<SyncRun>> {
     let sql = format!("SELECT {COLUMNS} FROM sync_runs WHERE org_id = $1 AND id = $2");

@@ -210,3 +210,40 @@ pub async fn ids_in_range(
         .fetch_all(&mut *c).await)?;
     Ok(rows.into_iter().map(Into::into).collect())
 }
+
+/// The stored `updated_at` of every item of a provider and integration, by external key: the
+/// `known` map a provider pass compares listed items with (§3.2).
+pub async fn updated_at_by_key(
+    conn: &mut Conn<'_>,
+    org: OrgId,
+    provider: &str,
+    integration: IntegrationId,
+) -> Result<Vec<(String, DateTime<Utc>)>> {
+    let rows: Vec<(String, Ts)> = on_conn!(conn, c => sqlx::query_as(
+        "SELECT external_key, updated_at FROM work_items WHERE org_id = $1 AND provider = $2 \
+         AND integration_id = $3 ORDER BY external_key")
+        .bind(Id::from(org)).bind(provider).bind(Id::from(integration))
+        .fetch_all(&mut *c).await)?;
+    Ok(rows.into_iter().map(|(k, t)| (k, t.get())).collect())
+}
+
+/// `(items, transitions)` stored for a provider and integration, for summaries and tests.
+pub async fn row_counts(
+    conn: &mut Conn<'_>,
+    org: OrgId,
+    provider: &str,
+    integration: IntegrationId,
+) -> Result<(i64, i64)> {
+    let items: i64 = on_conn!(conn, c => sqlx::query_scalar(
+        "SELECT COUNT(*) FROM work_items WHERE org_id = $1 AND provider = $2 \
+         AND integration_id = $3")
+        .bind(Id::from(org)).bind(provider).bind(Id::from(integration))
+        .fetch_one(&mut *c).await)?;
+    let transitions: i64 = on_conn!(conn, c => sqlx::query_scalar(
+        "SELECT COUNT(*) FROM work_item_transitions t JOIN work_items w \
+         ON w.org_id = t.org_id AND w.id = t.work_item_id \
+         WHERE t.org_id = $1 AND w.provider = $2 AND w.integration_id = $3")
+        .bind(Id::from(org)).bind(provider).bind(Id::from(integration))
+        .fetch_one(&mut *c).await)?;
+    Ok((items, transitions))
+}
