@@ -38,6 +38,7 @@ pub struct App {
     identity: Arc<identity::Identity>,
     engine: Arc<entitlements::Engine>,
     billing: Arc<billing::Billing>,
+    integration_key: Arc<sync::integrations::IntegrationKey>,
 }
 
 impl App {
@@ -48,9 +49,13 @@ impl App {
             identity.keys.license_clock.clone(),
             clock.now(),
         );
+        let integration_key = Arc::new(sync::integrations::IntegrationKey::from_keys(
+            identity.keys.secrets.clone(),
+        ));
         Self {
             store,
             clock,
+            integration_key,
             identity: identity::Identity::new(identity),
             engine: Arc::new(engine),
             billing: Arc::default(),

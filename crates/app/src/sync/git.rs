@@ -445,7 +445,7 @@ impl Job<'_> {
             return Err(internal("the git reader stopped before the last commit"));
         }
         summary.commits = written;
-        summary.identities_created = authors.created;
+        summary.identities_created = authors.created();
         if summary.partial > 0 || summary.missing_objects > 0 {
             summary.status = "partial".to_owned();
         }

@@ -1,10 +1,17 @@
-//! Sync use cases (analytics spec §3–§4): running a local git sync as a recorded sync run,
-//! listing runs, and the job that runs a queued sync in the worker.
+//! Sync use cases (analytics spec §3–§7): running a local git sync and provider syncs (pull
+//! requests, work items) as recorded sync runs, integrations with sealed credentials, listing
+//! runs, and the job that runs a queued sync in the worker.
 
 mod authors;
 pub mod git;
+pub mod integrations;
 mod progress;
+pub mod providers;
 pub mod runs;
 
 pub use git::{GitSyncOptions, GitSyncSummary};
+pub use integrations::{
+    IntegrationKey, IntegrationSettings, IntegrationView, NewIntegration, SecretText,
+};
 pub use progress::{Progress, ProgressSink};
+pub use providers::{ProviderSyncOptions, ProviderSyncSummary};

@@ -15,7 +15,7 @@ pub struct Progress {
     pub done: u64,
     /// Units in this phase, when known.
     pub total: Option<u64>,
-    /// What is counted (`commits`).
+    /// What is counted (`commits`, `pull_requests`, `work_items`).
     pub unit: &'static str,
     /// Units per second since the phase began.
     pub rate_per_s: f64,
@@ -40,15 +40,27 @@ pub(crate) struct Throttle {
     phase: &'static str,
     phase_started: Instant,
     last_write: Option<Instant>,
+    unit: &'static str,
 }
 
 impl Throttle {
     pub(crate) fn new() -> Throttle {
+        Throttle::counting("commits")
+    }
+
+    /// A throttle whose reports count `unit` (`pull_requests`, `work_items`).
+    pub(crate) fn counting(unit: &'static str) -> Throttle {
         Throttle {
             phase: "",
             phase_started: Instant::now(),
             last_write: None,
+            unit,
         }
+    }
+
+    /// What the reports count.
+    pub(crate) fn unit(&self) -> &'static str {
+        self.unit
     }
 
     /// Builds the report and says whether to store it (phase change or a second passed).
@@ -80,7 +92,7 @@ impl Throttle {
                 phase,
                 done,
                 total,
-                unit: "commits",
+                unit: self.unit,
                 rate_per_s,
                 message,
             },
