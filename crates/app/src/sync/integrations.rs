@@ -333,8 +333,7 @@ impl App {
         let now = self.clock().now();
         let mut tx = self.store().begin_write().await?;
         tx.conn().lock_key(&format!("repos:{org}")).await?;
-        if let Some(existing) = repos::by_name(&mut tx.conn(), org, &i.provider, full_name).await?
-        {
+        if let Some(existing) = repos::by_name(&mut tx.conn(), org, &i.provider, full_name).await? {
             return Ok(existing.id);
         }
         let active = repos::count_active(&mut tx.conn(), org).await?;

@@ -130,7 +130,8 @@ pub async fn get(
 
 /// Every integration of the org, oldest first.
 pub async fn list(conn: &mut Conn<'_>, org: OrgId) -> Result<Vec<Integration>> {
-    let sql = format!("SELECT {COLUMNS} FROM integrations WHERE org_id = $1 ORDER BY created_at, id");
+    let sql =
+        format!("SELECT {COLUMNS} FROM integrations WHERE org_id = $1 ORDER BY created_at, id");
     let rows: Vec<Row> = on_conn!(conn, c => sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str()))
         .bind(Id::from(org)).fetch_all(&mut *c).await)?;
     Ok(rows.into_iter().map(Integration::from).collect())

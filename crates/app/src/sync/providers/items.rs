@@ -193,11 +193,15 @@ impl App {
         let (tags, known, mappings) = {
             let mut c = self.store().acquire().await?;
             let tags = etags::load(&mut c.conn(), org, integration.id).await?;
-            let known: HashMap<String, DateTime<Utc>> =
-                work_items::updated_at_by_key(&mut c.conn(), org, &integration.provider, integration.id)
-                    .await?
-                    .into_iter()
-                    .collect();
+            let known: HashMap<String, DateTime<Utc>> = work_items::updated_at_by_key(
+                &mut c.conn(),
+                org,
+                &integration.provider,
+                integration.id,
+            )
+            .await?
+            .into_iter()
+            .collect();
             let rows = status_mappings::list(&mut c.conn(), org).await?;
             (tags, known, org_mappings(&rows))
         };
@@ -251,8 +255,16 @@ impl App {
             let mut tx = self.store().begin_write().await?;
             let mut touched = Vec::with_capacity(chunk.len());
             for item in chunk {
-                let id = write_item(&mut tx.conn(), org, integration.id, repo_id, item, &mut people, now)
-                    .await?;
+                let id = write_item(
+                    &mut tx.conn(),
+                    org,
+                    integration.id,
+                    repo_id,
+                    item,
+                    &mut people,
+                    now,
+                )
+                .await?;
                 touched.push(id);
             }
             recompute_work_items(&mut tx.conn(), org, &touched).await?;

@@ -282,11 +282,7 @@ fn resume_at<T>(pass: &Pass<T>) -> Option<DateTime<Utc>> {
     }
 }
 
-fn summary(
-    run_id: SyncRunId,
-    at: Position,
-    result: Result<Done>,
-) -> Result<ProviderSyncSummary> {
+fn summary(run_id: SyncRunId, at: Position, result: Result<Done>) -> Result<ProviderSyncSummary> {
     let d = result?;
     Ok(ProviderSyncSummary {
         run_id,

@@ -1,0 +1,373 @@
+//! Provider syncs as recorded runs, on SQLite and PostgreSQL (analytics spec §3, §5, §7.3),
+//! driven by the fake provider server: GitHub pull requests and Linear work items land in the
+//! database with identities and facts; an unchanged source costs one list request (a `304` for
+//! GitHub) and writes nothing; a deferred or failed run followed by the next run stores every
+//! item exactly once (compared with an uninterrupted sync of a twin org); another org reads
+//! none of it; tokens are sealed at rest.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+mod support;
+
+use std::sync::Arc;
+
+use app::App;
+use app::sync::{
+    IntegrationKey, IntegrationSettings, NewIntegration, ProviderSyncOptions, SecretText,
+};
+use auth::secrets::{Place, SecretKeys};
+use base64::Engine as _;
+use chrono::{DateTime, Duration, Utc};
+use domain::{IntegrationId, ManualClock, OrgId, RepoId, SystemClock};
+use store::analytics::cursors::{self, CursorKey};
+use store::analytics::{identities, integrations, pull_requests, sync_runs, work_items};
+use store::backend_tests;
+use store::testing::TestDb;
+use support::fake::{Canned, Fake};
+use sync::providers::HttpConfig;
+use sync::providers::time::{RecordingSleeper, Timekeeper};
+
+const GH_TOKEN: &str = "ghp_fixture0000token";
+const LINEAR_TOKEN: &str = "lin_api_fixture0000";
+/// 32 bytes of 7, base64: the `DEV_HEALTH_SECRET_KEY` of these tests.
+const KEY_B64: &str = "BwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwc=";
+
+fn t0() -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339("2024-04-01T00:00:00Z")
+        .unwrap()
+        .with_timezone(&Utc)
+}
+
+fn at(s: &str) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+}
+
+fn app(db: &TestDb) -> App {
+    App::new(
+        db.store.clone(),
+        Arc::new(SystemClock),
+        app::identity::IdentityConfig::ephemeral("http://127.0.0.1:8000"),
+    )
+    .with_integration_key(IntegrationKey::from_base64(KEY_B64).unwrap())
+}
+
+/// Each run's HTTP client on a manual clock at [`t0`] (the fixtures' reset headers are relative
+/// to it) with a sleeper that returns at once.
+fn opts() -> ProviderSyncOptions {
+    let clock = Arc::new(ManualClock::new(t0()));
+    ProviderSyncOptions {
+        trigger: "cli",
+        http: HttpConfig {
+            jitter_seed: Some(42),
+            ..HttpConfig::default()
+        },
+        time: Some(Timekeeper {
+            clock: clock.clone(),
+            sleeper: Arc::new(RecordingSleeper::advancing(clock)),
+        }),
+    }
+}
+
+async fn org(db: &TestDb, slug: &str) -> OrgId {
+    let id = OrgId::new();
+    let mut c = db.store.acquire().await.unwrap();
+    store::identity::orgs::insert(&mut c.conn(), id, slug, slug, Utc::now())
+        .await
+        .unwrap();
+    id
+}
+
+fn place<'a>(row: &'a str, org: &'a str) -> Place<'a> {
+    Place {
+        table: "integrations",
+        column: "secret_ct",
+        row_id: row,
+        org_id: org,
+    }
+}
+
+fn new_integration(provider: &str, base: String, token: &str) -> NewIntegration {
+    NewIntegration {
+        provider: provider.into(),
+        base_url: Some(base),
+        token: SecretText::new(token),
+        settings: IntegrationSettings::default(),
+    }
+}
+
+/// An org's GitHub integration and the fixture repository bound to it.
+async fn github_repo(app: &App, org: OrgId, fake: &Fake) -> (IntegrationId, RepoId) {
+    let i = app
+        .create_integration(org, &new_integration("github", fake.base.clone(), GH_TOKEN))
+        .await
+        .unwrap();
+    let repo = app
+        .add_hosted_repo(org, i.id, "octo-org/hello-world")
+        .await
+        .unwrap();
+    (i.id, repo)
+}
+
+async fn pr_rows(db: &TestDb, org: OrgId, repo: RepoId) -> pull_requests::RowCounts {
+    let mut c = db.store.acquire().await.unwrap();
+    pull_requests::row_counts(&mut c.conn(), org, repo)
+        .await
+        .unwrap()
+}
+
+async fn pr_versions(db: &TestDb, org: OrgId, repo: RepoId) -> Vec<(i64, DateTime<Utc>)> {
+    let mut c = db.store.acquire().await.unwrap();
+    pull_requests::updated_at_by_number(&mut c.conn(), org, repo)
+        .await
+        .unwrap()
+}
+
+async fn cursor(db: &TestDb, org: OrgId, source: uuid::Uuid, dataset: &str) -> cursors::Cursor {
+    let mut c = db.store.acquire().await.unwrap();
+    let key = CursorKey {
+        source_id: source,
+        dataset,
+        key: "",
+    };
+    cursors::get(&mut c.conn(), org, key)
+        .await
+        .unwrap()
+        .unwrap()
+}
+
+/// A full, uninterrupted PR sync of a twin org: what every other run must converge on.
+async fn reference(db: &TestDb, app: &App) -> pull_requests::RowCounts {
+    let fake = Fake::start("github").await;
+    let twin = org(db, "twin").await;
+    let (_, repo) = github_repo(app, twin, &fake).await;
+    let s = app
+        .sync_pull_requests(twin, repo, &opts(), &())
+        .await
+        .unwrap();
+    assert_eq!(s.status, "succeeded");
+    pr_rows(db, twin, repo).await
+}
+
+backend_tests! {
+    async fn github_pull_requests_are_stored_and_an_unchanged_repository_costs_one_304(db: &TestDb) {
+        let app = app(db);
+        let fake = Fake::start("github").await;
+        let org = org(db, "acme").await;
+        let (_, repo) = github_repo(&app, org, &fake).await;
+
+        let s = app.sync_pull_requests(org, repo, &opts(), &()).await.unwrap();
+        assert_eq!((s.status.as_str(), s.written, s.dataset), ("succeeded", 3, "pull_requests"));
+        assert!(fake.hits().iter().all(|h| h.authorization.as_deref() == Some("Bearer ghp_fixture0000token")));
+        let rows = pr_rows(db, org, repo).await;
+        assert_eq!(rows.pull_requests, 3);
+        assert!(rows.commits > 0 && rows.reviews > 0, "{rows:?}");
+        let numbers: Vec<i64> = pr_versions(db, org, repo).await.iter().map(|(n, _)| *n).collect();
+        assert_eq!(numbers, [1345, 1346, 1347]);
+
+        // Authors and reviewers became identities by their GitHub logins.
+        let mut c = db.store.acquire().await.unwrap();
+        assert!(identities::by_alias(&mut c.conn(), org, "github", "octocat").await.unwrap().is_some());
+        let run = sync_runs::get(&mut c.conn(), org, s.run_id).await.unwrap().unwrap();
+        assert_eq!((run.status.as_str(), run.dataset.as_str()), ("succeeded", "pull_requests"));
+        assert_eq!(run.counts.as_ref().unwrap()["written"], 3);
+        // The PR metrics were recomputed for the PRs written.
+        let t = pull_requests::timeline(&mut c.conn(), org, repo, 1347).await.unwrap().unwrap();
+        assert_eq!(t.merged_at, Some(at("2024-03-03T09:00:00Z")));
+        drop(c);
+        let stored = cursor(db, org, repo.as_uuid(), "pull_requests").await;
+        assert_eq!(stored.cursor.as_deref(), Some("2024-03-03T09:05:00.000000Z"));
+        assert_eq!(stored.checkpoint, None);
+
+        // Nothing changed: one conditional list request answered 304, nothing written.
+        let before = pr_versions(db, org, repo).await;
+        fake.clear_log();
+        let again = app.sync_pull_requests(org, repo, &opts(), &()).await.unwrap();
+        assert_eq!((again.status.as_str(), again.written, again.requests), ("succeeded", 0, 1));
+        let hits = fake.hits();
+        assert_eq!((hits.len(), hits[0].status), (1, 304));
+        assert!(hits[0].if_none_match.is_some());
+        assert_eq!(again.counts.not_modified, 1);
+        assert_eq!(pr_rows(db, org, repo).await, rows);
+        assert_eq!(pr_versions(db, org, repo).await, before);
+        assert_eq!(
+            cursor(db, org, repo.as_uuid(), "pull_requests").await.cursor,
+            stored.cursor,
+            "the cursor only moves to observed values"
+        );
+    }
+
+    async fn linear_work_items_are_stored_with_transitions_and_a_resync_reads_one_page(db: &TestDb) {
+        let app = app(db);
+        let fake = Fake::start("linear").await;
+        let org = org(db, "acme").await;
+        let i = app
+            .create_integration(org, &new_integration("linear", format!("{}/graphql", fake.base), LINEAR_TOKEN))
+            .await
+            .unwrap();
+        assert_eq!(i.auth_kind, "plain");
+
+        let s = app.sync_work_items(org, i.id, &opts(), &()).await.unwrap();
+        assert_eq!((s.status.as_str(), s.written, s.dataset), ("succeeded", 3, "work_items"));
+        assert!(fake.hits().iter().all(|h| h.authorization.as_deref() == Some(LINEAR_TOKEN)));
+        let mut c = db.store.acquire().await.unwrap();
+        let (items, transitions) =
+            work_items::row_counts(&mut c.conn(), org, "linear", i.id).await.unwrap();
+        assert_eq!(items, 3);
+        assert!(transitions > 0);
+        let keys: Vec<String> = work_items::updated_at_by_key(&mut c.conn(), org, "linear", i.id)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|(k, _)| k)
+            .collect();
+        assert!(keys.iter().all(|k| k.starts_with("ENG-")), "{keys:?}");
+        drop(c);
+        let stored = cursor(db, org, i.id.as_uuid(), "work_items").await;
+        assert_eq!(stored.cursor.as_deref(), Some("2024-03-07T09:00:00.000000Z"));
+
+        // Nothing changed: one query from the cursor, no history calls, nothing written.
+        fake.clear_log();
+        let again = app.sync_work_items(org, i.id, &opts(), &()).await.unwrap();
+        assert_eq!((again.status.as_str(), again.written, again.requests), ("succeeded", 0, 1));
+        assert!(fake.hits()[0].body.contains("2024-03-07T08:55:00.000Z"));
+        let mut c = db.store.acquire().await.unwrap();
+        assert_eq!(
+            work_items::row_counts(&mut c.conn(), org, "linear", i.id).await.unwrap(),
+            (items, transitions)
+        );
+    }
+
+    async fn a_deferred_sync_resumes_from_its_checkpoint_and_stores_every_pr_once(db: &TestDb) {
+        let app = app(db);
+        let want = reference(db, &app).await;
+
+        let fake = Fake::start("github").await;
+        let org = org(db, "acme").await;
+        let (_, repo) = github_repo(&app, org, &fake).await;
+        let reset = (t0() + Duration::hours(2)).timestamp();
+        fake.inject("GET", "/repos/octo-org/hello-world/pulls/1345", 1, Canned::github_exhausted(reset));
+        let first = app.sync_pull_requests(org, repo, &opts(), &()).await.unwrap();
+        assert_eq!(first.status, "deferred");
+        assert_eq!(first.resume_at, Some(t0() + Duration::seconds(7201)));
+        let mut c = db.store.acquire().await.unwrap();
+        let run = sync_runs::get(&mut c.conn(), org, first.run_id).await.unwrap().unwrap();
+        assert_eq!((run.status.as_str(), run.resume_at), ("deferred", first.resume_at));
+        drop(c);
+        let stored = cursor(db, org, repo.as_uuid(), "pull_requests").await;
+        assert_eq!(stored.cursor, None, "the cursor waits for a complete pass");
+        let next = stored.checkpoint.as_ref().unwrap()["next"].as_str().unwrap().to_owned();
+        assert!(next.contains("/repositories/1296269/pulls"), "{next}");
+        assert!(pr_rows(db, org, repo).await.pull_requests < want.pull_requests);
+
+        // The resumed run continues at the checkpoint and fetches only what is missing.
+        let second = app.sync_pull_requests(org, repo, &opts(), &()).await.unwrap();
+        assert_eq!(second.status, "succeeded");
+        assert_eq!(first.written + second.written, 3);
+        for n in [1345, 1346, 1347] {
+            let detail = format!("/repos/octo-org/hello-world/pulls/{n}");
+            assert_eq!(fake.count(|h| h.path == detail && h.status == 200), 1, "PR {n} fetched once");
+        }
+        assert_eq!(pr_rows(db, org, repo).await, want);
+        let stored = cursor(db, org, repo.as_uuid(), "pull_requests").await;
+        assert_eq!(stored.cursor.as_deref(), Some("2024-03-03T09:05:00.000000Z"));
+        assert_eq!(stored.checkpoint, None);
+    }
+
+    async fn a_failed_sync_keeps_the_cursor_and_the_next_run_stores_every_pr_once(db: &TestDb) {
+        let app = app(db);
+        let want = reference(db, &app).await;
+
+        let fake = Fake::start("github").await;
+        let org = org(db, "acme").await;
+        let (_, repo) = github_repo(&app, org, &fake).await;
+        // Six 503s: every attempt of one request (§3.3), then the run gives up.
+        fake.inject("GET", "/repos/octo-org/hello-world/pulls/1346", 6, Canned::server_error(503));
+        let err = app.sync_pull_requests(org, repo, &opts(), &()).await.unwrap_err();
+        assert_eq!(err.code, "provider_unavailable");
+        assert!(!err.message.contains(GH_TOKEN));
+        let mut c = db.store.acquire().await.unwrap();
+        let runs = sync_runs::list(&mut c.conn(), org, Some("failed"), None, 10).await.unwrap();
+        assert_eq!(runs.len(), 1);
+        assert_eq!(runs[0].error_code.as_deref(), Some("provider_unavailable"));
+        let key = CursorKey { source_id: repo.as_uuid(), dataset: "pull_requests", key: "" };
+        assert_eq!(cursors::get(&mut c.conn(), org, key).await.unwrap(), None, "no position stored");
+        drop(c);
+
+        // The storm is over (the six answers are used up): the next run completes and
+        // converges on the uninterrupted result.
+        let done = app.sync_pull_requests(org, repo, &opts(), &()).await.unwrap();
+        assert_eq!(done.status, "succeeded");
+        assert_eq!(pr_rows(db, org, repo).await, want);
+    }
+
+    async fn another_org_reads_none_of_the_synced_rows(db: &TestDb) {
+        let app = app(db);
+        let fake = Fake::start("github").await;
+        let acme = org(db, "acme").await;
+        let other = org(db, "other").await;
+        let (integration, repo) = github_repo(&app, acme, &fake).await;
+        app.sync_pull_requests(acme, repo, &opts(), &()).await.unwrap();
+        assert_eq!(pr_rows(db, acme, repo).await.pull_requests, 3);
+
+        assert_eq!(pr_rows(db, other, repo).await, pull_requests::RowCounts::default());
+        assert!(pr_versions(db, other, repo).await.is_empty());
+        let mut c = db.store.acquire().await.unwrap();
+        assert_eq!(pull_requests::timeline(&mut c.conn(), other, repo, 1347).await.unwrap(), None);
+        drop(c);
+        let err = app.sync_pull_requests(other, repo, &opts(), &()).await.unwrap_err();
+        assert_eq!(err.code, "not_found");
+        assert_eq!(app.integration(other, integration).await.unwrap_err().code, "not_found");
+        assert!(app.integrations(other).await.unwrap().is_empty());
+    }
+
+    async fn tokens_are_sealed_at_rest_and_open_only_for_their_row_and_org(db: &TestDb) {
+        let app = app(db);
+        let acme = org(db, "acme").await;
+        let other = org(db, "other").await;
+        let input = new_integration("github", "https://api.github.com".into(), GH_TOKEN);
+        assert!(!format!("{input:?}").contains(GH_TOKEN), "Debug is redacted");
+        let view = app.create_integration(acme, &input).await.unwrap();
+        assert_eq!(view.token_hint.as_deref(), Some("oken"));
+        assert!(!serde_json::to_string(&view).unwrap().contains(GH_TOKEN));
+
+        let mut c = db.store.acquire().await.unwrap();
+        let row = integrations::get(&mut c.conn(), acme, view.id).await.unwrap().unwrap();
+        let sealed = row.secret_ct.clone().unwrap();
+        assert!(!sealed.contains(GH_TOKEN) && !sealed.contains("fixture"));
+        assert_eq!(row.secret_key_id.as_deref(), Some("env1"));
+        assert_eq!(integrations::get(&mut c.conn(), other, view.id).await.unwrap(), None);
+
+        let key = base64::engine::general_purpose::STANDARD.decode(KEY_B64).unwrap();
+        let keys = SecretKeys::new("env1", &[("env1".into(), key)]).unwrap();
+        let (id, acme_s, other_s) = (view.id.to_string(), acme.to_string(), other.to_string());
+        assert_eq!(keys.decrypt(&sealed, &place(&id, &acme_s)).unwrap(), GH_TOKEN.as_bytes());
+        assert!(keys.decrypt(&sealed, &place(&id, &other_s)).is_err(), "another org");
+        let elsewhere = IntegrationId::new().to_string();
+        assert!(keys.decrypt(&sealed, &place(&elsewhere, &acme_s)).is_err(), "another row");
+
+        // A ciphertext copied into another org's row does not open there either: its run fails
+        // before any request with a readable error.
+        let stolen = IntegrationId::new();
+        integrations::insert(
+            &mut c.conn(),
+            other,
+            &integrations::NewIntegration {
+                id: stolen,
+                provider: "github",
+                base_url: Some("http://127.0.0.1:9"),
+                auth_kind: "bearer",
+                secret_ct: &sealed,
+                secret_key_id: Some("env1"),
+                token_hint: "oken",
+                settings: &serde_json::json!({}),
+            },
+            Utc::now(),
+        )
+        .await
+        .unwrap();
+        drop(c);
+        let repo = app.add_hosted_repo(other, stolen, "octo-org/hello-world").await.unwrap();
+        let err = app.sync_pull_requests(other, repo, &opts(), &()).await.unwrap_err();
+        assert_eq!(err.code, "secret_unavailable");
+    }
+}

@@ -1,0 +1,4 @@
+//! Shared support of the app's provider sync tests: the fake provider server.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+pub mod fake;
