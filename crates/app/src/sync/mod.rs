@@ -7,6 +7,7 @@ pub mod git;
 pub mod integrations;
 mod progress;
 pub mod providers;
+pub mod repos;
 pub mod runs;
 
 pub use git::{GitSyncOptions, GitSyncSummary};
@@ -15,3 +16,4 @@ pub use integrations::{
 };
 pub use progress::{Progress, ProgressSink};
 pub use providers::{ProviderSyncOptions, ProviderSyncSummary};
+pub use repos::{RepoPatch, RepoView};

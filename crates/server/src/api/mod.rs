@@ -7,6 +7,7 @@ mod license;
 mod license_webhook;
 mod metrics;
 mod org;
+mod sync;
 mod system;
 
 use crate::access::Routes;
@@ -19,6 +20,7 @@ pub(crate) fn routes(routes: Routes) -> Routes {
     let routes = license::routes(routes);
     let routes = license_webhook::routes(routes);
     let routes = billing::routes(routes);
+    let routes = sync::routes(routes);
     let routes = metrics::routes(routes);
     docs::routes(routes)
 }

@@ -236,3 +236,19 @@ pub async fn list(
         .fetch_all(&mut *c).await)?;
     Ok(rows.into_iter().map(SyncRun::from).collect())
 }
+
+/// The newest run of one source and dataset.
+pub async fn latest_for_source(
+    conn: &mut Conn<'_>,
+    org: OrgId,
+    source_id: Uuid,
+    dataset: &str,
+) -> Result<Option<SyncRun>> {
+    let sql = format!(
+        "SELECT {COLUMNS} FROM sync_runs WHERE org_id = $1 AND source_id = $2 AND dataset = $3 \
+         ORDER BY created_at DESC, id DESC LIMIT 1"
+    );
+    let row: Option<Row> = on_conn!(conn, c => sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str()))
+        .bind(Id::from(org)).bind(Id(source_id)).bind(dataset).fetch_optional(&mut *c).await)?;
+    Ok(row.map(SyncRun::from))
+}

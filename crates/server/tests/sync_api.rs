@@ -1,0 +1,110 @@
+//! Repositories and sync runs over HTTP (analytics spec §3.1, §14): after a local git sync, a
+//! viewer reads the repository, its last run and the commit metric; a viewer cannot change the
+//! sync configuration or start a run; an editor's "Sync now" queues one run (a second trigger
+//! gets the same run back); another org's repository and run answer 404; bad input answers 4xx
+//! and changes nothing.
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+mod support;
+
+use app::sync::GitSyncOptions;
+use axum::http::StatusCode;
+use domain::Role;
+use serde_json::json;
+use store::backend_tests;
+use support::env;
+use sync::git::generate::{GenOptions, generate_repo};
+
+backend_tests! {
+    async fn synced_repositories_and_runs_are_read_and_triggered_per_org(db: &TestDb) {
+        let e = env(db);
+        let owner = e.setup("owner@example.com").await;
+        let viewer = e.add_member(&owner, "viewer@example.com", Role::Viewer).await;
+        let editor = e.add_member(&owner, "editor@example.com", Role::Editor).await;
+        let other = e.other_org_owner(db, "other@example.com").await;
+        let org = owner.org_id.unwrap();
+
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("repo.git");
+        let generated = generate_repo(&path, GenOptions { commits: 120, seed: 9 }).unwrap();
+        let repo = e.app.register_local_repo(org, &path).await.unwrap();
+        let synced = e.app.sync_git_repo(org, repo, &GitSyncOptions::default(), &()).await.unwrap();
+        assert_eq!(synced.commits, u64::from(generated.commits));
+
+        let v = Some(viewer.access.as_str());
+        let list = e.get("/api/v1/repos", v).await;
+        assert_eq!(list.status, StatusCode::OK, "{:?}", list.body);
+        assert_eq!(list.body["data"][0]["id"], repo.to_string());
+        assert_eq!(list.body["data"][0]["last_run"]["status"], "succeeded");
+        assert_eq!(
+            list.body["data"][0]["last_run"]["counts"]["commits"],
+            u64::from(generated.commits)
+        );
+        let one = e.get(&format!("/api/v1/repos/{repo}"), v).await;
+        assert_eq!(one.status, StatusCode::OK);
+        let runs = e.get("/api/v1/sync-runs?status=succeeded", v).await;
+        assert_eq!(runs.body["data"].as_array().unwrap().len(), 1);
+        let run_id = runs.body["data"][0]["id"].as_str().unwrap().to_owned();
+        assert_eq!(e.get(&format!("/api/v1/sync-runs/{run_id}"), v).await.status, StatusCode::OK);
+
+        // The synced commits feed the commit metric (non-merge commits, by commit day).
+        let m = e
+            .get(&format!(
+                "/api/v1/metrics/commits?scope=repo&scope_id={repo}&from=2024-01-01&to=2024-12-31&grain=week"
+            ), v)
+            .await;
+        assert_eq!(m.status, StatusCode::OK, "{:?}", m.body);
+        let total: f64 = m.body["points"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["value"].as_f64().unwrap_or(0.0))
+            .sum();
+        assert_eq!(total, f64::from(generated.commits - generated.merges));
+
+        // A viewer can read but not configure or run.
+        let patch = e.patch(&format!("/api/v1/repos/{repo}"), v, json!({"is_active": false})).await;
+        assert_eq!(patch.status, StatusCode::FORBIDDEN);
+        let body = json!({"source_id": repo, "dataset": "commits"});
+        assert_eq!(e.post("/api/v1/sync-runs", v, body.clone()).await.status, StatusCode::FORBIDDEN);
+
+        // Bad input: 4xx naming the problem, nothing changed.
+        let ed = Some(editor.access.as_str());
+        let bad = e
+            .patch(&format!("/api/v1/repos/{repo}"), ed, json!({"excluded_paths": ["a/[b"]}))
+            .await;
+        assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY, "{:?}", bad.body);
+        assert_eq!(bad.body["field"], "excluded_paths");
+        let bad = e.post("/api/v1/sync-runs", ed, json!({"source_id": repo, "dataset": "nope"})).await;
+        assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+        let bad = e.get("/api/v1/sync-runs?status=done", v).await;
+        assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+        assert_eq!(e.get("/api/v1/sync-runs", v).await.body["data"].as_array().unwrap().len(), 1);
+
+        // An editor configures and triggers; a second trigger gets the same queued run.
+        let ok = e
+            .patch(&format!("/api/v1/repos/{repo}"), ed, json!({"excluded_paths": ["docs/**"]}))
+            .await;
+        assert_eq!(ok.status, StatusCode::OK, "{:?}", ok.body);
+        assert_eq!(ok.body["excluded_paths"], json!(["docs/**"]));
+        let first = e.post("/api/v1/sync-runs", ed, body.clone()).await;
+        assert_eq!(first.status, StatusCode::ACCEPTED, "{:?}", first.body);
+        assert_eq!(first.body["created"], true);
+        assert_eq!(first.body["run"]["status"], "queued");
+        let second = e.post("/api/v1/sync-runs", ed, body.clone()).await;
+        assert_eq!(second.status, StatusCode::ACCEPTED);
+        assert_eq!(second.body["created"], false);
+        assert_eq!(second.body["run"]["id"], first.body["run"]["id"]);
+
+        // Another org sees none of it.
+        let o = Some(other.access.as_str());
+        assert_eq!(e.get(&format!("/api/v1/repos/{repo}"), o).await.status, StatusCode::NOT_FOUND);
+        assert_eq!(e.get(&format!("/api/v1/sync-runs/{run_id}"), o).await.status, StatusCode::NOT_FOUND);
+        assert_eq!(e.get("/api/v1/repos", o).await.body["data"], json!([]));
+        assert_eq!(e.post("/api/v1/sync-runs", o, body).await.status, StatusCode::NOT_FOUND);
+        let m = e
+            .get(&format!("/api/v1/metrics/commits?scope=repo&scope_id={repo}"), o)
+            .await;
+        assert_eq!(m.status, StatusCode::NOT_FOUND);
+    }
+}
