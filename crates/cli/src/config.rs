@@ -222,6 +222,10 @@ pub struct SecretsSection {
     pub master_key: Option<String>,
     /// Where a generated key is kept (default `<data_dir>/secret.key`, mode 0600).
     pub key_file: Option<PathBuf>,
+    /// Base64 data key (exactly 32 bytes) that seals provider tokens at rest (analytics spec
+    /// §3.4); also `DEV_HEALTH_SECRET_KEY`. Unset: tokens are sealed with a key derived from
+    /// the master secret (and so from the 0600 key file of a SQLite install).
+    pub integration_key: Option<String>,
 }
 
 /// `[mail]`.
@@ -306,6 +310,7 @@ pub fn load(file: Option<&Path>, overrides: Overrides) -> Result<Loaded, CliErro
         .merge(Env::prefixed("DEV_HEALTH_").split("__").ignore(&[
             "config",
             "secrets_key",
+            "secret_key",
             "admin_password",
             "billing_key_secret",
         ]))
@@ -313,6 +318,11 @@ pub fn load(file: Option<&Path>, overrides: Overrides) -> Result<Loaded, CliErro
             Env::raw()
                 .only(&["dev_health_secrets_key"])
                 .map(|_| "secrets.master_key".into()),
+        )
+        .merge(
+            Env::raw()
+                .only(&["dev_health_secret_key"])
+                .map(|_| "secrets.integration_key".into()),
         )
         .merge(
             Env::raw()
@@ -374,6 +384,8 @@ fn describe(meta: &Metadata, path: &[String]) -> String {
             && std::env::var_os("DEV_HEALTH_BILLING_KEY_SECRET").is_some()
         {
             "DEV_HEALTH_BILLING_KEY_SECRET".to_owned()
+        } else if path == ["secrets", "integration_key"] {
+            "DEV_HEALTH_SECRET_KEY".to_owned()
         } else {
             prefixed
         };
@@ -587,6 +599,22 @@ impl Loaded {
         Ok(config)
     }
 
+    /// The key provider tokens are sealed with (`DEV_HEALTH_SECRET_KEY`), when configured.
+    pub fn integration_key(&self) -> Result<Option<app::sync::IntegrationKey>, CliError> {
+        let Some(text) = &self.config.secrets.integration_key else {
+            return Ok(None);
+        };
+        app::sync::IntegrationKey::from_base64(text)
+            .map(Some)
+            .map_err(|e| {
+                self.invalid(
+                    "secrets.integration_key",
+                    e.message,
+                    "generate one with: head -c 32 /dev/urandom | base64",
+                )
+            })
+    }
+
     /// Entitlement settings for the app.
     pub fn entitlements(&self) -> app::entitlements::EntitlementConfig {
         let c = &self.config;
@@ -670,6 +698,11 @@ impl Loaded {
                     match &self.config.secrets.master_key {
                         Some(_) => "[redacted]".into(),
                         None => "(unset)".into(),
+                    }
+                } else if key == "secrets.integration_key" {
+                    match &self.config.secrets.integration_key {
+                        Some(_) => "[redacted]".into(),
+                        None => "(unset: derived from the master key)".into(),
                     }
                 } else if key == "billing.key_secret" {
                     match &self.config.billing.key_secret {

@@ -88,6 +88,9 @@ pub async fn app(store: Store, loaded: &Loaded) -> Result<App, CliError> {
     }
     let mut app = App::new(store, Arc::new(SystemClock), loaded.identity()?)
         .with_entitlements(loaded.entitlements());
+    if let Some(key) = loaded.integration_key()? {
+        app = app.with_integration_key(key);
+    }
     match loaded.billing()? {
         Some(billing) => {
             app = app
