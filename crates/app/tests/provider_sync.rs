@@ -1,5 +1,5 @@
-//! Provider syncs as recorded runs, on SQLite and PostgreSQL (analytics spec §3, §5, §7.3),
-//! driven by the fake provider server: GitHub pull requests and Linear work items land in the
+//! Provider syncs as recorded runs, on SQLite and PostgreSQL (analytics spec §3, §5–§7.3),
+//! driven by the fake provider server: GitHub and GitLab pull requests and Linear work items land in the
 //! database with identities and facts; an unchanged source costs one list request (a `304` for
 //! GitHub) and writes nothing; a deferred or failed run followed by the next run stores every
 //! item exactly once (compared with an uninterrupted sync of a twin org); another org reads
@@ -369,5 +369,29 @@ backend_tests! {
         let repo = app.add_hosted_repo(other, stolen, "octo-org/hello-world").await.unwrap();
         let err = app.sync_pull_requests(other, repo, &opts(), &()).await.unwrap_err();
         assert_eq!(err.code, "secret_unavailable");
+    }
+}
+
+backend_tests! {
+    async fn gitlab_merge_requests_are_stored_without_untimed_approvals(db: &TestDb) {
+        let app = app(db);
+        let fake = Fake::start("gitlab").await;
+        let org = org(db, "acme").await;
+        let i = app
+            .create_integration(org, &new_integration("gitlab", format!("{}/api/v4", fake.base), "glpat-fixture0000"))
+            .await
+            .unwrap();
+        assert_eq!(i.auth_kind, "private_token");
+        let repo = app.add_hosted_repo(org, i.id, "42").await.unwrap();
+        let s = app.sync_pull_requests(org, repo, &opts(), &()).await.unwrap();
+        assert!(s.status == "succeeded" || s.status == "partial", "{s:?}");
+        assert!(fake.hits().iter().all(|h| h.authorization.as_deref() == Some("glpat-fixture0000")));
+        let rows = pr_rows(db, org, repo).await;
+        assert_eq!(rows.pull_requests, 3);
+        assert!(rows.commits > 0 && rows.reviews > 0, "{rows:?}");
+        let mut c = db.store.acquire().await.unwrap();
+        // Reviewers became identities by their GitLab usernames; carol's approval on !7 has no
+        // note and so no time: it is not stored (reviews.submitted_at is required).
+        assert!(identities::by_alias(&mut c.conn(), org, "gitlab", "ben").await.unwrap().is_some());
     }
 }

@@ -309,7 +309,7 @@ impl App {
         })
     }
 
-    /// Binds a GitHub (`owner/name`) or GitLab (`group/project`) repository to an integration
+    /// Binds a GitHub (`owner/name`) or GitLab (`group/project` or numeric id) repository to an integration
     /// of the org, counted against the `repos` limit when new. Returns its id.
     pub async fn add_hosted_repo(
         &self,
@@ -326,7 +326,9 @@ impl App {
         }
         let full_name = full_name.trim().trim_matches('/');
         let parts: Vec<&str> = full_name.split('/').collect();
-        if parts.len() < 2 || parts.iter().any(|p| p.is_empty()) {
+        // GitLab projects may also be named by their numeric id.
+        let numeric = i.provider == "gitlab" && full_name.bytes().all(|b| b.is_ascii_digit());
+        if !numeric && (parts.len() < 2 || parts.iter().any(|p| p.is_empty())) {
             return Err(invalid("repo", "give the repository as owner/name"));
         }
         let snapshot = self.entitlements_of(org).await;
