@@ -5,7 +5,7 @@
 //! run alongside the main line. Written as a `git fast-import` stream, so even 100,000 commits
 //! take seconds to build.
 
-use std::collections::BTreeMap;
+use std::collections::HashMap;
 use std::io::{self, Write};
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -78,7 +78,43 @@ struct Entry {
     data: Vec<u8>,
 }
 
-type Tree = BTreeMap<String, Entry>;
+/// One change of a commit: a path written (`Some`) or deleted (`None`).
+type Op = (String, Option<Entry>);
+
+/// Files under one directory prefix, with O(1) random picks and removals, so a commit costs
+/// the same at commit 100,000 as at commit 10.
+#[derive(Default)]
+struct Files {
+    content: HashMap<String, Entry>,
+    texts: Vec<String>,
+    at: HashMap<String, usize>,
+    bins: Vec<String>,
+}
+
+impl Files {
+    fn write(&mut self, path: &str, e: Entry) {
+        let is_text = e.mode != "160000" && e.mode != "120000" && !path.ends_with(".bin");
+        if path.ends_with(".bin") && !self.content.contains_key(path) {
+            self.bins.push(path.to_owned());
+        }
+        if is_text && !self.at.contains_key(path) {
+            self.at.insert(path.to_owned(), self.texts.len());
+            self.texts.push(path.to_owned());
+        }
+        self.content.insert(path.to_owned(), e);
+    }
+
+    fn delete(&mut self, path: &str) -> Option<Entry> {
+        if let Some(i) = self.at.remove(path) {
+            self.texts.swap_remove(i);
+            if let Some(moved) = self.texts.get(i) {
+                self.at.insert(moved.clone(), i);
+            }
+        }
+        self.bins.retain(|b| b != path);
+        self.content.remove(path)
+    }
+}
 
 struct Generator<W: Write> {
     out: W,
@@ -138,21 +174,24 @@ impl<W: Write> Generator<W> {
         lines.concat()
     }
 
-    /// One ordinary change set on `tree`; `prefix` keeps a topic branch's new files apart.
-    fn change(&mut self, tree: &mut Tree, prefix: &str, n: u32) {
-        let texts: Vec<String> = tree
-            .iter()
-            .filter(|(p, e)| e.mode != "160000" && e.mode != "120000" && !p.ends_with(".bin"))
-            .filter(|(p, _)| p.starts_with(prefix) && p[prefix.len()..].starts_with('/'))
-            .map(|(p, _)| p.clone())
-            .collect();
+    /// One ordinary change set on the files under `prefix` (`src` on the main line, a topic's
+    /// own directory on a topic branch), applied to `files` and returned as ops.
+    fn change(&mut self, files: &mut Files, prefix: &str, lock: Option<&mut Files>) -> Vec<Op> {
+        let mut ops: Vec<Op> = Vec::new();
+        let put = |files: &mut Files, ops: &mut Vec<Op>, path: String, e: Entry| {
+            files.write(&path, e.clone());
+            ops.push((path, Some(e)));
+        };
+        let n = files.texts.len();
         let roll = self.rng.below(100);
         match roll {
-            _ if texts.len() < 4 || roll < 12 => {
+            _ if n < 4 || roll < 12 => {
                 let path = self.new_path(prefix, "rs");
                 let lines = 1 + self.rng.below(40);
                 let data = self.text(lines);
-                tree.insert(
+                put(
+                    files,
+                    &mut ops,
                     path,
                     Entry {
                         mode: "100644",
@@ -162,27 +201,28 @@ impl<W: Write> Generator<W> {
             }
             12..=17 => {
                 // A rename: same content, new path.
-                let from = texts[self.rng.below(texts.len())].clone();
-                if let Some(e) = tree.remove(&from) {
+                let from = files.texts[self.rng.below(n)].clone();
+                if let Some(e) = files.delete(&from) {
+                    ops.push((from, None));
                     let to = self.new_path(prefix, "rs");
-                    tree.insert(to, e);
+                    put(files, &mut ops, to, e);
                 }
             }
             18..=21 => {
-                let victim = texts[self.rng.below(texts.len())].clone();
-                tree.remove(&victim);
+                let victim = files.texts[self.rng.below(n)].clone();
+                files.delete(&victim);
+                ops.push((victim, None));
             }
             22..=26 => {
-                let path = if self.rng.chance(50) {
+                let path = if self.rng.chance(50) || files.bins.is_empty() {
                     self.new_path(prefix, "bin")
                 } else {
-                    tree.keys()
-                        .find(|p| p.ends_with(".bin") && p.starts_with(prefix))
-                        .cloned()
-                        .unwrap_or_else(|| format!("{prefix}/assets/logo{n}.bin"))
+                    files.bins[self.rng.below(files.bins.len())].clone()
                 };
                 let data = self.binary();
-                tree.insert(
+                put(
+                    files,
+                    &mut ops,
                     path,
                     Entry {
                         mode: "100644",
@@ -190,85 +230,83 @@ impl<W: Write> Generator<W> {
                     },
                 );
             }
-            27..=30 => {
-                let lock = tree
-                    .get("Cargo.lock")
-                    .map(|e| e.data.clone())
-                    .unwrap_or_default();
-                let more = 1 + self.rng.below(30);
-                let mut data = lock;
-                data.extend(self.text(more));
-                tree.insert(
-                    "Cargo.lock".to_owned(),
-                    Entry {
-                        mode: "100644",
-                        data,
-                    },
-                );
+            27..=30 if lock.is_some() => {
+                if let Some(root) = lock {
+                    let mut data = root
+                        .content
+                        .get("Cargo.lock")
+                        .map(|e| e.data.clone())
+                        .unwrap_or_default();
+                    let more = 1 + self.rng.below(30);
+                    data.extend(self.text(more));
+                    put(
+                        root,
+                        &mut ops,
+                        "Cargo.lock".to_owned(),
+                        Entry {
+                            mode: "100644",
+                            data,
+                        },
+                    );
+                }
             }
             31 if prefix == "src" => {
                 // An executable-bit flip with the same content: numstat 0/0.
-                let p = texts[self.rng.below(texts.len())].clone();
-                if let Some(e) = tree.get_mut(&p) {
+                let p = files.texts[self.rng.below(n)].clone();
+                if let Some(mut e) = files.content.get(&p).cloned() {
                     e.mode = if e.mode == "100755" {
                         "100644"
                     } else {
                         "100755"
                     };
+                    put(files, &mut ops, p, e);
                 }
             }
             _ => {
                 for _ in 0..1 + self.rng.below(3) {
-                    let p = texts[self.rng.below(texts.len())].clone();
-                    if let Some(e) = tree.get(&p) {
+                    let p = files.texts[self.rng.below(files.texts.len())].clone();
+                    if let Some(e) = files.content.get(&p).cloned() {
                         let data = self.edit(&e.data);
-                        let mode = e.mode;
-                        tree.insert(p, Entry { mode, data });
+                        put(files, &mut ops, p, Entry { mode: e.mode, data });
                     }
                 }
             }
         }
+        ops
     }
 
     fn who(&mut self) -> (&'static str, &'static str) {
         PEOPLE[self.rng.below(PEOPLE.len())]
     }
 
-    /// Writes a commit on `branch` with `tree` (as a change from `before`), returning its mark.
+    /// Writes a commit on `branch` applying `ops` to its first parent's tree; returns its mark.
     fn commit(
         &mut self,
         branch: &str,
         parents: &[u64],
-        before: &Tree,
-        tree: &Tree,
+        ops: &[Op],
         message: &str,
     ) -> io::Result<u64> {
-        let mut ops = Vec::new();
-        for (path, e) in tree {
-            if before.get(path) == Some(e) {
-                continue;
-            }
-            if e.mode == "160000" {
-                ops.push(format!(
+        let mut lines = Vec::with_capacity(ops.len());
+        for (path, e) in ops {
+            match e {
+                None => lines.push(format!("D {path}\n")),
+                Some(e) if e.mode == "160000" => lines.push(format!(
                     "M 160000 {} {path}\n",
                     String::from_utf8_lossy(&e.data)
-                ));
-                continue;
-            }
-            self.mark += 1;
-            write!(
-                self.out,
-                "blob\nmark :{}\ndata {}\n",
-                self.mark,
-                e.data.len()
-            )?;
-            self.out.write_all(&e.data)?;
-            self.out.write_all(b"\n")?;
-            ops.push(format!("M {} :{} {path}\n", e.mode, self.mark));
-        }
-        for path in before.keys() {
-            if !tree.contains_key(path) {
-                ops.push(format!("D {path}\n"));
+                )),
+                Some(e) => {
+                    self.mark += 1;
+                    write!(
+                        self.out,
+                        "blob\nmark :{}\ndata {}\n",
+                        self.mark,
+                        e.data.len()
+                    )?;
+                    self.out.write_all(&e.data)?;
+                    self.out.write_all(b"\n")?;
+                    lines.push(format!("M {} :{} {path}\n", e.mode, self.mark));
+                }
             }
         }
         self.mark += 1;
@@ -289,8 +327,8 @@ impl<W: Write> Generator<W> {
                 writeln!(self.out, "merge :{p}")?;
             }
         }
-        for op in ops {
-            self.out.write_all(op.as_bytes())?;
+        for line in lines {
+            self.out.write_all(line.as_bytes())?;
         }
         self.out.write_all(b"\n")?;
         self.summary.commits += 1;
@@ -311,139 +349,120 @@ pub fn fast_import_stream(opts: GenOptions, out: impl Write) -> io::Result<GenSu
         files_made: 0,
         summary: GenSummary::default(),
     };
-    let mut main = Tree::new();
+    // `src` holds the main line's own files; `root` everything else it writes.
+    let mut src = Files::default();
+    let mut root = Files::default();
+    let mut ops: Vec<Op> = Vec::new();
     // The root commit: a few files, one without a final newline, one empty.
     for i in 0..6 {
         let lines = 5 + g.rng.below(30);
-        main.insert(
-            format!("src/m{i}/root{i}.rs"),
-            Entry {
-                mode: "100644",
-                data: g.text(lines),
-            },
-        );
+        let e = Entry {
+            mode: "100644",
+            data: g.text(lines),
+        };
+        let path = format!("src/m{i}/root{i}.rs");
+        src.write(&path, e.clone());
+        ops.push((path, Some(e)));
     }
-    main.insert(
-        "README".to_owned(),
-        Entry {
+    for (path, data) in [
+        ("README", b"no newline at the end".to_vec()),
+        ("src/empty.rs", Vec::new()),
+    ] {
+        let e = Entry {
             mode: "100644",
-            data: b"no newline at the end".to_vec(),
-        },
-    );
-    main.insert(
-        "src/empty.rs".to_owned(),
-        Entry {
-            mode: "100644",
-            data: Vec::new(),
-        },
-    );
-    let mut tip = g.commit("main", &[], &Tree::new(), &main, "root commit")?;
+            data,
+        };
+        root.write(path, e.clone());
+        ops.push((path.to_owned(), Some(e)));
+    }
+    let mut tip = g.commit("main", &[], &ops, "root commit")?;
 
     let mut n = 1;
     let mut bumped = false;
     while n < opts.commits {
-        let before = main.clone();
-        if n >= 3 && !main.contains_key(".mailmap") {
-            main.insert(
-                ".mailmap".to_owned(),
-                Entry {
-                    mode: "100644",
-                    data: MAILMAP.as_bytes().to_vec(),
-                },
-            );
-            main.insert(
-                "docs/current".to_owned(),
-                Entry {
-                    mode: "120000",
-                    data: b"../README".to_vec(),
-                },
-            );
-            main.insert(
-                "vendor/lib".to_owned(),
-                Entry {
-                    mode: "160000",
-                    data: format!("{:040x}", opts.seed.wrapping_add(1)).into_bytes(),
-                },
-            );
-        } else if n >= 7 && !bumped && main.contains_key("vendor/lib") {
-            bumped = true;
-            main.insert(
-                "vendor/lib".to_owned(),
-                Entry {
-                    mode: "160000",
-                    data: format!("{:040x}", opts.seed.wrapping_add(2)).into_bytes(),
-                },
-            );
-        } else {
-            g.change(&mut main, "src", n);
-        }
         // About one commit in ten is a merge of a short topic branch that ran alongside.
-        if n + 4 < opts.commits && g.rng.chance(10) {
+        if n >= 3 && n + 4 < opts.commits && g.rng.chance(10) {
             let fork = tip;
-            let topic_dir = format!("topic{n}");
-            let mut topic = main.clone();
-            let mut topic_tip = fork;
-            let mut topic_before = before.clone();
+            let dir = format!("topic{n}");
             let branch = format!("topic/{n}");
-            let len = 1 + g.rng.below(2);
-            for k in 0..len {
-                let prev = topic.clone();
-                g.change(&mut topic, &topic_dir, n);
-                if k == 0 {
-                    // The first topic commit also carries the main-line change above.
-                    topic_tip = g.commit(
-                        &branch,
-                        &[topic_tip],
-                        &topic_before,
-                        &topic,
-                        &format!("topic {n}.{k}"),
-                    )?;
-                } else {
-                    topic_tip = g.commit(
-                        &branch,
-                        &[topic_tip],
-                        &prev,
-                        &topic,
-                        &format!("topic {n}.{k}"),
-                    )?;
-                }
-                topic_before = topic.clone();
+            let mut topic = Files::default();
+            let mut topic_ops: Vec<Op> = Vec::new();
+            let mut topic_tip = fork;
+            for k in 0..1 + g.rng.below(2) {
+                let ops = g.change(&mut topic, &dir, None);
+                topic_tip = g.commit(&branch, &[topic_tip], &ops, &format!("topic {n}.{k}"))?;
+                topic_ops.extend(ops);
                 n += 1;
             }
             // The main line moves on meanwhile, touching only its own new files.
-            let main_before = before.clone();
-            let mut side = before.clone();
             let path = g.new_path("mainline", "rs");
-            let data = g.text(3);
-            side.insert(
-                path.clone(),
-                Entry {
-                    mode: "100644",
-                    data: data.clone(),
-                },
-            );
-            tip = g.commit("main", &[fork], &main_before, &side, &format!("main {n}"))?;
+            let e = Entry {
+                mode: "100644",
+                data: g.text(3),
+            };
+            root.write(&path, e.clone());
+            tip = g.commit("main", &[fork], &[(path, Some(e))], &format!("main {n}"))?;
             n += 1;
-            let mut merged = topic.clone();
-            merged.insert(
-                path,
-                Entry {
-                    mode: "100644",
-                    data,
-                },
-            );
             tip = g.commit(
                 "main",
                 &[tip, topic_tip],
-                &side,
-                &merged,
-                &format!("Merge branch 'topic/{n}'"),
+                &topic_ops,
+                &format!("Merge branch '{branch}'"),
             )?;
             n += 1;
-            main = merged;
+            for (path, e) in topic_ops {
+                match e {
+                    Some(e) => root.write(&path, e),
+                    None => {
+                        root.delete(&path);
+                    }
+                }
+            }
             continue;
         }
-        tip = g.commit("main", &[tip], &before, &main, &format!("change {n}"))?;
+        let ops: Vec<Op> = if n >= 3 && !root.content.contains_key(".mailmap") {
+            let entries = [
+                (
+                    ".mailmap",
+                    Entry {
+                        mode: "100644",
+                        data: MAILMAP.as_bytes().to_vec(),
+                    },
+                ),
+                (
+                    "docs/current",
+                    Entry {
+                        mode: "120000",
+                        data: b"../README".to_vec(),
+                    },
+                ),
+                (
+                    "vendor/lib",
+                    Entry {
+                        mode: "160000",
+                        data: format!("{:040x}", opts.seed.wrapping_add(1)).into_bytes(),
+                    },
+                ),
+            ];
+            entries
+                .into_iter()
+                .map(|(p, e)| {
+                    root.write(p, e.clone());
+                    (p.to_owned(), Some(e))
+                })
+                .collect()
+        } else if n >= 7 && !bumped && root.content.contains_key("vendor/lib") {
+            bumped = true;
+            let e = Entry {
+                mode: "160000",
+                data: format!("{:040x}", opts.seed.wrapping_add(2)).into_bytes(),
+            };
+            root.write("vendor/lib", e.clone());
+            vec![("vendor/lib".to_owned(), Some(e))]
+        } else {
+            g.change(&mut src, "src", Some(&mut root))
+        };
+        tip = g.commit("main", &[tip], &ops, &format!("change {n}"))?;
         n += 1;
     }
     g.out.flush()?;
