@@ -38,6 +38,9 @@ pub enum Command {
     /// Administer users and platform admins (scripted installs, recovery).
     #[command(subcommand)]
     Admin(AdminCommand),
+    /// Sync repositories and work items into the analytics store.
+    #[command(subcommand)]
+    Sync(SyncCommand),
     /// The license service: Stripe webhooks, entitlements and license keys (its own config
     /// file and database).
     #[command(subcommand, name = "license-svc")]
@@ -70,6 +73,32 @@ pub enum ConfigCommand {
         #[arg(long)]
         json: bool,
     },
+}
+
+/// `sync` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum SyncCommand {
+    /// Sync the commits of a local git repository (registered on first use).
+    Git {
+        /// The repository (a work tree or a bare repository).
+        path: std::path::PathBuf,
+        /// The organization, by id or slug.
+        #[arg(long)]
+        org: String,
+        /// The branch to sync (default: the branch HEAD points at).
+        #[arg(long)]
+        branch: Option<String>,
+        /// Print the summary as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Sync a GitHub repository's pull requests (and with --issues its issues).
+    Github(crate::commands::sync_providers::GithubArgs),
+    /// Sync a GitLab project's merge requests.
+    Gitlab(crate::commands::sync_providers::GitlabArgs),
+    /// Sync the work items of a Jira or Linear integration.
+    #[command(name = "work-items")]
+    WorkItems(crate::commands::sync_providers::WorkItemsArgs),
 }
 
 /// `jobs` subcommands.

@@ -7,5 +7,7 @@ pub mod license;
 pub mod license_svc;
 pub mod migrate;
 pub mod serve;
+pub mod sync;
+pub mod sync_providers;
 pub mod version;
 pub mod worker;
