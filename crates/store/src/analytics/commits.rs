@@ -68,7 +68,12 @@ impl NewCommit {
     }
 }
 
-/// Upserts commits and their files; call inside a transaction (the sync writes 1,000 at a time).
+/// Rows per multi-row INSERT: well under SQLite's 32,766 and PostgreSQL's 65,535 parameters.
+const ROWS_PER_STATEMENT: usize = 500;
+
+/// Upserts commits and their files; call inside a transaction (the sync writes 1,000 at a
+/// time). Multi-row statements: a 100,000-commit first sync is bound by diffing, not by
+/// statement round trips.
 pub async fn upsert(
     conn: &mut Conn<'_>,
     org: OrgId,
@@ -76,39 +81,54 @@ pub async fn upsert(
     commits: &[NewCommit],
 ) -> Result<()> {
     let (org, repo) = (Id::from(org), Id::from(repo));
-    for c in commits {
-        let (additions, deletions, files_changed) = c.totals();
-        on_conn!(conn, x => sqlx::query(
-            "INSERT INTO commits (org_id, repo_id, sha, author_name, author_email, \
-             author_identity_id, authored_at, committer_name, committer_email, committed_at, \
-             parent_count, subject, additions, deletions, files_changed, stats_state) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) \
-             ON CONFLICT (org_id, repo_id, sha) DO UPDATE SET \
-             author_name = excluded.author_name, author_email = excluded.author_email, \
-             author_identity_id = excluded.author_identity_id, \
-             authored_at = excluded.authored_at, committer_name = excluded.committer_name, \
-             committer_email = excluded.committer_email, committed_at = excluded.committed_at, \
-             parent_count = excluded.parent_count, subject = excluded.subject, \
-             additions = excluded.additions, deletions = excluded.deletions, \
-             files_changed = excluded.files_changed, stats_state = excluded.stats_state")
-            .bind(org).bind(repo).bind(&c.sha).bind(&c.author_name).bind(&c.author_email)
-            .bind(c.author_identity_id.map(Id::from)).bind(Ts::new(c.authored_at))
-            .bind(&c.committer_name).bind(&c.committer_email).bind(Ts::new(c.committed_at))
-            .bind(c.parent_count).bind(&c.subject).bind(additions).bind(deletions)
-            .bind(files_changed).bind(c.stats_state)
-            .execute(&mut *x).await.map(|_| ()))?;
-        for f in &c.files {
-            on_conn!(conn, x => sqlx::query(
+    for chunk in commits.chunks(ROWS_PER_STATEMENT) {
+        on_conn!(conn, x => {
+            let mut q = sqlx::QueryBuilder::new(
+                "INSERT INTO commits (org_id, repo_id, sha, author_name, author_email, \
+                 author_identity_id, authored_at, committer_name, committer_email, committed_at, \
+                 parent_count, subject, additions, deletions, files_changed, stats_state) ");
+            q.push_values(chunk, |mut b, c| {
+                let (additions, deletions, files_changed) = c.totals();
+                b.push_bind(org).push_bind(repo).push_bind(&c.sha).push_bind(&c.author_name)
+                    .push_bind(&c.author_email).push_bind(c.author_identity_id.map(Id::from))
+                    .push_bind(Ts::new(c.authored_at)).push_bind(&c.committer_name)
+                    .push_bind(&c.committer_email).push_bind(Ts::new(c.committed_at))
+                    .push_bind(c.parent_count).push_bind(&c.subject).push_bind(additions)
+                    .push_bind(deletions).push_bind(files_changed).push_bind(c.stats_state);
+            });
+            q.push(
+                " ON CONFLICT (org_id, repo_id, sha) DO UPDATE SET \
+                 author_name = excluded.author_name, author_email = excluded.author_email, \
+                 author_identity_id = excluded.author_identity_id, \
+                 authored_at = excluded.authored_at, committer_name = excluded.committer_name, \
+                 committer_email = excluded.committer_email, committed_at = excluded.committed_at, \
+                 parent_count = excluded.parent_count, subject = excluded.subject, \
+                 additions = excluded.additions, deletions = excluded.deletions, \
+                 files_changed = excluded.files_changed, stats_state = excluded.stats_state");
+            q.build().execute(&mut *x).await.map(|_| ())
+        })?;
+    }
+    let files: Vec<(&str, &NewFile)> = commits
+        .iter()
+        .flat_map(|c| c.files.iter().map(move |f| (c.sha.as_str(), f)))
+        .collect();
+    for chunk in files.chunks(ROWS_PER_STATEMENT) {
+        on_conn!(conn, x => {
+            let mut q = sqlx::QueryBuilder::new(
                 "INSERT INTO commit_files (org_id, repo_id, sha, path, additions, deletions, \
-                 is_binary, change, is_excluded) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
-                 ON CONFLICT (org_id, repo_id, sha, path) DO UPDATE SET \
+                 is_binary, change, is_excluded) ");
+            q.push_values(chunk, |mut b, (sha, f)| {
+                b.push_bind(org).push_bind(repo).push_bind(*sha).push_bind(&f.path)
+                    .push_bind(f.additions).push_bind(f.deletions).push_bind(f.is_binary)
+                    .push_bind(f.change).push_bind(f.is_excluded);
+            });
+            q.push(
+                " ON CONFLICT (org_id, repo_id, sha, path) DO UPDATE SET \
                  additions = excluded.additions, deletions = excluded.deletions, \
                  is_binary = excluded.is_binary, change = excluded.change, \
-                 is_excluded = excluded.is_excluded")
-                .bind(org).bind(repo).bind(&c.sha).bind(&f.path).bind(f.additions)
-                .bind(f.deletions).bind(f.is_binary).bind(f.change).bind(f.is_excluded)
-                .execute(&mut *x).await.map(|_| ()))?;
-        }
+                 is_excluded = excluded.is_excluded");
+            q.build().execute(&mut *x).await.map(|_| ())
+        })?;
     }
     Ok(())
 }
