@@ -20,6 +20,9 @@ use base64::Engine as _;
 use chrono::{DateTime, Duration, Utc};
 use domain::{IntegrationId, ManualClock, OrgId, RepoId, SystemClock};
 use store::analytics::cursors::{self, CursorKey};
+use store::analytics::metrics::Scope;
+use store::analytics::metrics::items::{ItemPopulation, items as item_facts};
+use store::analytics::metrics::prs::{PrPopulation, PrRow, prs as pr_facts};
 use store::analytics::{identities, integrations, pull_requests, sync_runs, work_items};
 use store::backend_tests;
 use store::testing::TestDb;
@@ -122,6 +125,25 @@ async fn pr_versions(db: &TestDb, org: OrgId, repo: RepoId) -> Vec<(i64, DateTim
         .unwrap()
 }
 
+/// The PRs merged in March 2024 with their `pr_metrics` values.
+async fn merged(db: &TestDb, org: OrgId, repo: RepoId) -> Vec<PrRow> {
+    let mut c = db.store.acquire().await.unwrap();
+    let scope = Scope {
+        repo: Some(repo),
+        ..Scope::default()
+    };
+    pr_facts(
+        &mut c.conn(),
+        org,
+        &scope,
+        PrPopulation::Merged,
+        at("2024-03-01T00:00:00Z"),
+        at("2024-04-01T00:00:00Z"),
+    )
+    .await
+    .unwrap()
+}
+
 async fn cursor(db: &TestDb, org: OrgId, source: uuid::Uuid, dataset: &str) -> cursors::Cursor {
     let mut c = db.store.acquire().await.unwrap();
     let key = CursorKey {
@@ -170,10 +192,12 @@ backend_tests! {
         let run = sync_runs::get(&mut c.conn(), org, s.run_id).await.unwrap().unwrap();
         assert_eq!((run.status.as_str(), run.dataset.as_str()), ("succeeded", "pull_requests"));
         assert_eq!(run.counts.as_ref().unwrap()["written"], 3);
-        // The PR metrics were recomputed for the PRs written.
-        let t = pull_requests::timeline(&mut c.conn(), org, repo, 1347).await.unwrap().unwrap();
-        assert_eq!(t.merged_at, Some(at("2024-03-03T09:00:00Z")));
         drop(c);
+        // `pr_metrics` was recomputed for the PRs written: the merged one has its phases.
+        let facts = merged(db, org, repo).await;
+        assert_eq!(facts.len(), 1);
+        assert_eq!(facts[0].merged_at, Some(at("2024-03-03T09:00:00Z")));
+        assert!(facts[0].cycle_s.is_some() && facts[0].reviewed_before_merge == Some(true), "{facts:?}");
         let stored = cursor(db, org, repo.as_uuid(), "pull_requests").await;
         assert_eq!(stored.cursor.as_deref(), Some("2024-03-03T09:05:00.000000Z"));
         assert_eq!(stored.checkpoint, None);
@@ -221,6 +245,12 @@ backend_tests! {
             .map(|(k, _)| k)
             .collect();
         assert!(keys.iter().all(|k| k.starts_with("ENG-")), "{keys:?}");
+        // `work_item_facts` was recomputed: the done item has its completion.
+        let done = item_facts(&mut c.conn(), org, &Scope::default(), ItemPopulation::Completed, at("2024-01-01T00:00:00Z"), t0())
+            .await
+            .unwrap();
+        assert_eq!(done.len(), 1, "{done:?}");
+        assert!(done[0].completed_at.is_some() && done[0].cycle_s.is_some(), "{done:?}");
         drop(c);
         let stored = cursor(db, org, i.id.as_uuid(), "work_items").await;
         assert_eq!(stored.cursor.as_deref(), Some("2024-03-07T09:00:00.000000Z"));
@@ -314,6 +344,8 @@ backend_tests! {
         let mut c = db.store.acquire().await.unwrap();
         assert_eq!(pull_requests::timeline(&mut c.conn(), other, repo, 1347).await.unwrap(), None);
         drop(c);
+        assert_eq!(merged(db, acme, repo).await.len(), 1);
+        assert!(merged(db, other, repo).await.is_empty(), "no PR metrics across orgs");
         let err = app.sync_pull_requests(other, repo, &opts(), &()).await.unwrap_err();
         assert_eq!(err.code, "not_found");
         assert_eq!(app.integration(other, integration).await.unwrap_err().code, "not_found");
