@@ -427,3 +427,51 @@ backend_tests! {
         assert!(identities::by_alias(&mut c.conn(), org, "gitlab", "ben").await.unwrap().is_some());
     }
 }
+
+backend_tests! {
+    async fn jira_items_use_the_orgs_status_mappings_and_basic_auth(db: &TestDb) {
+        let app = app(db);
+        let fake = Fake::start("jira").await;
+        let org = org(db, "acme").await;
+        {
+            let mut c = db.store.acquire().await.unwrap();
+            let m = store::analytics::status_mappings::Mapping {
+                provider: "jira".into(),
+                match_kind: "status".into(),
+                raw_value: "in progress".into(),
+                status: "blocked".into(),
+            };
+            store::analytics::status_mappings::set(&mut c.conn(), org, &m).await.unwrap();
+        }
+        let input = NewIntegration {
+            settings: IntegrationSettings {
+                email: Some("ana@acme.example".into()),
+                projects: vec!["DEV".into()],
+                story_points_field: None,
+            },
+            ..new_integration("jira", fake.base.clone(), "atlassian-fixture0000")
+        };
+        let i = app.create_integration(org, &input).await.unwrap();
+        assert_eq!(i.auth_kind, "basic");
+        let tested = app.test_integration(org, i.id, &opts()).await.unwrap();
+        assert_eq!(app.integration(org, i.id).await.unwrap().last_tested_at, Some(tested.tested_at));
+
+        let s = app.sync_work_items(org, i.id, &opts(), &()).await.unwrap();
+        assert_eq!((s.status.as_str(), s.written), ("succeeded", 3));
+        let basic = format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode("ana@acme.example:atlassian-fixture0000")
+        );
+        assert!(fake.hits().iter().all(|h| h.authorization.as_deref() == Some(basic.as_str())));
+        assert!(fake.count(|h| h.path == "/rest/api/3/search/jql" && h.query.contains("DEV")) >= 1);
+
+        let mut c = db.store.acquire().await.unwrap();
+        let created = item_facts(&mut c.conn(), org, &Scope::default(), ItemPopulation::Created, at("2020-01-01T00:00:00Z"), t0())
+            .await
+            .unwrap();
+        let mut statuses: Vec<&str> = created.iter().map(|r| r.status.as_str()).collect();
+        statuses.sort_unstable();
+        // DEV-2 is "In Progress": the org's mapping (blocked) wins over the built-in name.
+        assert_eq!(statuses, ["blocked", "canceled", "done"]);
+    }
+}

@@ -9,6 +9,7 @@
 //!
 //! `sync` never touches storage and `store` never speaks HTTP: this module is the join.
 
+mod connection;
 mod items;
 mod pulls;
 
@@ -24,6 +25,8 @@ use sync::providers::pass::Counts;
 use sync::providers::time::{Timekeeper, TokioSleeper};
 use sync::providers::{Checkpoint, Error as ProviderError, HttpConfig, Pass, PassEnd};
 use uuid::Uuid;
+
+pub use connection::ConnectionView;
 
 use super::progress::{ProgressSink, Throttle};
 use crate::{App, AppError, ErrorKind, Result};
