@@ -108,3 +108,42 @@ backend_tests! {
         assert_eq!(m.status, StatusCode::NOT_FOUND);
     }
 }
+
+backend_tests! {
+    async fn the_repos_limit_counts_active_repositories(db: &TestDb) {
+        let e = support::env_with(db, support::saas());
+        let owner = e.setup("owner@example.com").await;
+        let org = owner.org_id.unwrap();
+        // A Team entitlement that allows one active repository.
+        let now = domain::Clock::now(&*e.clock).timestamp();
+        let mut claims = support::entitlement_claims(
+            &org.to_string(),
+            domain::Tier::Team,
+            support::next_iat(&e),
+            now + 86_400,
+        );
+        claims["limits"] = json!({"repos": 1});
+        e.app.accept_entitlement(&support::sign_entitlement(&claims)).await.unwrap();
+
+        let dir = tempfile::tempdir().unwrap();
+        let (a, b) = (dir.path().join("a.git"), dir.path().join("b.git"));
+        generate_repo(&a, GenOptions { commits: 5, seed: 1 }).unwrap();
+        generate_repo(&b, GenOptions { commits: 5, seed: 2 }).unwrap();
+        let first = e.app.register_local_repo(org, &a).await.unwrap();
+        let refused = e.app.register_local_repo(org, &b).await.unwrap_err();
+        assert_eq!(refused.code, "limit_exceeded");
+
+        let o = Some(owner.access.as_str());
+        let off = e.patch(&format!("/api/v1/repos/{first}"), o, json!({"is_active": false})).await;
+        assert_eq!(off.status, StatusCode::OK, "{:?}", off.body);
+        let second = e.app.register_local_repo(org, &b).await.unwrap();
+        assert_ne!(second, first);
+        let on = e.patch(&format!("/api/v1/repos/{first}"), o, json!({"is_active": true})).await;
+        assert_eq!(on.status, StatusCode::PAYMENT_REQUIRED, "{:?}", on.body);
+        assert_eq!(on.body["error"], "limit_exceeded");
+        assert_eq!(on.body["current"], 1);
+        assert_eq!(on.body["maximum"], 1);
+        let still = e.get(&format!("/api/v1/repos/{first}"), o).await;
+        assert_eq!(still.body["is_active"], false, "a refused change changes nothing");
+    }
+}
