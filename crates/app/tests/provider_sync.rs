@@ -12,9 +12,11 @@ mod support;
 use std::sync::Arc;
 
 use app::App;
+use app::sync::providers::{SYNC_PROVIDER_KIND, SyncProviderHandler};
 use app::sync::{
     IntegrationKey, IntegrationSettings, NewIntegration, ProviderSyncOptions, SecretText,
 };
+use app::worker::{JobContext, JobHandler};
 use auth::secrets::{Place, SecretKeys};
 use base64::Engine as _;
 use chrono::{DateTime, Duration, Utc};
@@ -29,6 +31,7 @@ use store::testing::TestDb;
 use support::fake::{Canned, Fake};
 use sync::providers::HttpConfig;
 use sync::providers::time::{RecordingSleeper, Timekeeper};
+use tokio_util::sync::CancellationToken;
 
 const GH_TOKEN: &str = "ghp_fixture0000token";
 const LINEAR_TOKEN: &str = "lin_api_fixture0000";
@@ -289,10 +292,22 @@ backend_tests! {
         assert!(next.contains("/repositories/1296269/pulls"), "{next}");
         assert!(pr_rows(db, org, repo).await.pull_requests < want.pull_requests);
 
-        // The resumed run continues at the checkpoint and fetches only what is missing.
-        let second = app.sync_pull_requests(org, repo, &opts(), &()).await.unwrap();
-        assert_eq!(second.status, "succeeded");
-        assert_eq!(first.written + second.written, 3);
+        // The deferral queued its resumption for resume_at; the worker's job runs the sync,
+        // which continues at the checkpoint and fetches only what is missing.
+        let queued = db.store.jobs().list(store::jobs::JobStatus::Queued, 10).await.unwrap();
+        assert_eq!(queued.len(), 1);
+        let job = queued[0].clone();
+        assert_eq!((job.kind.as_str(), Some(job.run_at)), (SYNC_PROVIDER_KIND, first.resume_at));
+        let handler = SyncProviderHandler;
+        let ctx = JobContext { app: app.clone(), job, shutdown: CancellationToken::new() };
+        handler.run(ctx).await.unwrap();
+        let mut c = db.store.acquire().await.unwrap();
+        let resumed = sync_runs::list(&mut c.conn(), org, Some("succeeded"), None, 10).await.unwrap();
+        assert_eq!(resumed.len(), 1);
+        assert_eq!(resumed[0].trigger, "schedule");
+        let second_written = resumed[0].counts.as_ref().unwrap()["written"].as_u64().unwrap();
+        drop(c);
+        assert_eq!(first.written + second_written, 3);
         for n in [1345, 1346, 1347] {
             let detail = format!("/repos/octo-org/hello-world/pulls/{n}");
             assert_eq!(fake.count(|h| h.path == detail && h.status == 200), 1, "PR {n} fetched once");
@@ -473,5 +488,26 @@ backend_tests! {
         statuses.sort_unstable();
         // DEV-2 is "In Progress": the org's mapping (blocked) wins over the built-in name.
         assert_eq!(statuses, ["blocked", "canceled", "done"]);
+    }
+}
+
+backend_tests! {
+    async fn a_source_deferred_ten_times_in_a_day_fails_rate_limited(db: &TestDb) {
+        let app = app(db);
+        let fake = Fake::start("github").await;
+        let org = org(db, "acme").await;
+        let (_, repo) = github_repo(&app, org, &fake).await;
+        let reset = (t0() + Duration::hours(2)).timestamp();
+        fake.inject("GET", "/repos/octo-org/hello-world/pulls/1345", 11, Canned::github_exhausted(reset));
+        for _ in 0..10 {
+            let s = app.sync_pull_requests(org, repo, &opts(), &()).await.unwrap();
+            assert_eq!(s.status, "deferred");
+        }
+        let queued = db.store.jobs().list(store::jobs::JobStatus::Queued, 20).await.unwrap();
+        assert_eq!(queued.len(), 1, "one resumption queued per source and dataset");
+        let err = app.sync_pull_requests(org, repo, &opts(), &()).await.unwrap_err();
+        assert_eq!(err.code, "rate_limited");
+        let stored = cursor(db, org, repo.as_uuid(), "pull_requests").await;
+        assert!(stored.checkpoint.is_some(), "the checkpoint stays for the next run");
     }
 }

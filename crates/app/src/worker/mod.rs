@@ -102,6 +102,7 @@ impl Registry {
         r.register(probe::ProbeHandler);
         r.register(crate::identity::mail::MailHandler);
         r.register(crate::sync::runs::SyncGitHandler);
+        r.register(crate::sync::providers::SyncProviderHandler);
         r
     }
 

@@ -96,6 +96,7 @@ impl App {
             }
         };
         let at = Position {
+            of: "integration",
             source: integration_id.as_uuid(),
             dataset: "work_items",
         };
@@ -136,6 +137,7 @@ impl App {
             },
         };
         let at = Position {
+            of: "repo",
             source: repo_id.as_uuid(),
             dataset: "work_items",
         };
@@ -159,7 +161,8 @@ impl App {
         let result = self
             .item_pass(org, integration, &target, at, run.id, opts, sink)
             .await;
-        self.close_provider_run(org, run.id, &result).await?;
+        let result = self.limit_deferrals(org, at, result).await?;
+        self.close_provider_run(org, at, run.id, &result).await?;
         summary(run.id, at, result)
     }
 

@@ -12,6 +12,7 @@
 mod connection;
 mod items;
 mod pulls;
+mod resume;
 
 use std::sync::Arc;
 
@@ -27,6 +28,7 @@ use sync::providers::{Checkpoint, Error as ProviderError, HttpConfig, Pass, Pass
 use uuid::Uuid;
 
 pub use connection::ConnectionView;
+pub use resume::{SYNC_PROVIDER_KIND, SyncProviderHandler, SyncProviderInput};
 
 use super::progress::{ProgressSink, Throttle};
 use crate::{App, AppError, ErrorKind, Result};
@@ -161,6 +163,8 @@ impl Reporter<'_> {
 /// Where a pass's position is stored.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Position {
+    /// `repo` or `integration`.
+    of: &'static str,
     source: Uuid,
     dataset: &'static str,
 }
@@ -225,15 +229,18 @@ impl App {
         Ok((cursor, checkpoint))
     }
 
-    /// Records how the run ended.
+    /// Records how the run ended; a deferred run queues its resumption in the same
+    /// transaction.
     async fn close_provider_run(
         &self,
         org: OrgId,
+        at: Position,
         run_id: SyncRunId,
         result: &Result<Done>,
     ) -> Result<()> {
         let now = self.clock().now();
-        let mut c = self.store().acquire().await?;
+        let mut tx = self.store().begin_write().await?;
+        let mut c = tx.conn();
         match result {
             Ok(d) => {
                 let counts = json!({
@@ -243,7 +250,7 @@ impl App {
                     "identities_created": d.identities_created, "requests": d.requests,
                 });
                 let waited = i64::try_from(d.waited_s).unwrap_or(i64::MAX);
-                sync_runs::add_wait(&mut c.conn(), org, run_id, waited).await?;
+                sync_runs::add_wait(&mut c, org, run_id, waited).await?;
                 let outcome = Outcome {
                     status: d.status(),
                     counts: &counts,
@@ -251,7 +258,10 @@ impl App {
                     error_message: None,
                     resume_at: d.resume_at,
                 };
-                sync_runs::finish(&mut c.conn(), org, run_id, &outcome, now).await?;
+                sync_runs::finish(&mut c, org, run_id, &outcome, now).await?;
+                if let Some(resume_at) = d.resume_at {
+                    self.queue_resume(&mut c, org, at, resume_at).await?;
+                }
             }
             Err(e) => {
                 let counts = json!({});
@@ -262,9 +272,10 @@ impl App {
                     error_message: Some(&e.message),
                     resume_at: None,
                 };
-                sync_runs::finish(&mut c.conn(), org, run_id, &outcome, now).await?;
+                sync_runs::finish(&mut c, org, run_id, &outcome, now).await?;
             }
         }
+        tx.commit().await?;
         Ok(())
     }
 }

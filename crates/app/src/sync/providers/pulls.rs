@@ -62,6 +62,7 @@ impl App {
         })?;
         let integration = self.stored_integration(org, integration_id).await?;
         let at = Position {
+            of: "repo",
             source: repo_id.as_uuid(),
             dataset: "pull_requests",
         };
@@ -72,7 +73,8 @@ impl App {
         let result = self
             .pull_request_pass(org, &repo, &integration, run.id, opts, sink)
             .await;
-        self.close_provider_run(org, run.id, &result).await?;
+        let result = self.limit_deferrals(org, at, result).await?;
+        self.close_provider_run(org, at, run.id, &result).await?;
         summary(run.id, at, result)
     }
 
@@ -107,6 +109,7 @@ impl App {
         let http = HttpClient::new(kind, auth, opts.http.clone(), self.timekeeper(opts))
             .map_err(provider_error)?;
         let at = Position {
+            of: "repo",
             source: repo.id.as_uuid(),
             dataset: "pull_requests",
         };
