@@ -152,6 +152,22 @@ backend_tests! {
         // Nothing new: nothing read. Three new commits: exactly three read.
         let again = app.sync_git_repo(org, repo, &GitSyncOptions::default(), &()).await.unwrap();
         assert_eq!(again.commits, 0);
+        // A stored tip whose objects are gone (history rewritten and pruned): the whole ref is
+        // walked and every stored commit skipped, nothing rewritten.
+        {
+            let mut c = db.store.acquire().await.unwrap();
+            let key = store::analytics::cursors::CursorKey {
+                source_id: repo.as_uuid(),
+                dataset: "commits",
+                key: "refs/heads/main",
+            };
+            let gone = "1111111111111111111111111111111111111111";
+            store::analytics::cursors::set(&mut c.conn(), org, key, Some(gone), None, chrono::Utc::now())
+                .await
+                .unwrap();
+        }
+        let rewalk = app.sync_git_repo(org, repo, &GitSyncOptions::default(), &()).await.unwrap();
+        assert_eq!((rewalk.commits, rewalk.skipped), (0, u64::from(generated.commits)));
         append(&path, 3);
         let more = app.sync_git_repo(org, repo, &GitSyncOptions::default(), &()).await.unwrap();
         assert_eq!(more.commits, 3);

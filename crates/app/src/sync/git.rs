@@ -343,6 +343,7 @@ impl Job<'_> {
         } else {
             Default::default()
         };
+        let planned = plan.ids.len();
         let ids: Vec<ObjectId> = plan
             .ids
             .into_iter()
@@ -360,7 +361,7 @@ impl Job<'_> {
             files: 0,
             missing_objects: 0,
             partial: 0,
-            skipped: known.len() as u64,
+            skipped: (planned - ids.len()) as u64,
             identities_created: 0,
             already_running: false,
         };
