@@ -100,6 +100,11 @@ impl<P: PermissionMarker> Authorized<P> {
     pub fn scope(&self) -> Option<OrgScope> {
         self.scope
     }
+
+    /// The org a member capability is scoped to; 401 for a capability without one.
+    pub fn org_id(&self) -> Result<OrgId, AppError> {
+        self.scope.map(|s| s.org_id()).ok_or_else(unauthenticated)
+    }
 }
 
 /// The error for a request that carries no valid credential.

@@ -41,12 +41,6 @@ pub struct MetricAnswer {
     pub summary: Map<String, Value>,
 }
 
-fn org_of(a: &Authorized<AnalyticsRead>) -> Result<OrgId> {
-    a.scope()
-        .map(|s| s.org_id())
-        .ok_or_else(crate::authz::unauthenticated)
-}
-
 impl App {
     /// `GET /api/v1/metrics`: every metric with its unit, population, scopes and statistics.
     pub fn metric_catalog(&self, _a: &Authorized<AnalyticsRead>) -> Vec<CatalogEntry> {
@@ -62,7 +56,7 @@ impl App {
         key: &str,
         query: &MetricQuery,
     ) -> Result<MetricAnswer> {
-        let org = org_of(a)?;
+        let org = a.org_id()?;
         let req = parse(key, query, today(self.clock().now()))?;
         let mut c = self.store().acquire().await?;
         let mut conn = c.conn();

@@ -10,9 +10,7 @@ use crate::authz::Authorized;
 
 /// The org a capability is scoped to (member permissions always carry one).
 pub(crate) fn org_of<P: PermissionMarker>(a: &Authorized<P>) -> Result<OrgId> {
-    a.scope()
-        .map(|s| s.org_id())
-        .ok_or_else(crate::authz::unauthenticated)
+    a.org_id()
 }
 
 /// The caller's live role in the scoped org.

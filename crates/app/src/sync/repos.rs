@@ -5,7 +5,7 @@
 
 use analytics::code::Exclusions;
 use domain::permission::marker::{AnalyticsRead, SyncConfigure};
-use domain::{Limit, OrgId, PermissionMarker, RepoId};
+use domain::{Limit, OrgId, RepoId};
 use serde::{Deserialize, Serialize};
 use store::analytics::repos::{self, Repo};
 use store::analytics::sync_runs::{self, SyncRun};
@@ -42,12 +42,6 @@ pub struct RepoPatch {
     pub excluded_paths: Option<Vec<String>>,
 }
 
-fn org_of<P: PermissionMarker>(a: &Authorized<P>) -> Result<OrgId> {
-    a.scope()
-        .map(|s| s.org_id())
-        .ok_or_else(crate::authz::unauthenticated)
-}
-
 fn no_repo() -> AppError {
     AppError::new(ErrorKind::NotFound, "not_found", "No such repository.")
 }
@@ -70,7 +64,7 @@ impl App {
 
     /// The caller's org's repositories with their last run.
     pub async fn repos(&self, a: &Authorized<AnalyticsRead>) -> Result<Vec<RepoView>> {
-        let org = org_of(a)?;
+        let org = a.org_id()?;
         let list = {
             let mut c = self.store().acquire().await?;
             repos::list(&mut c.conn(), org).await?
@@ -84,7 +78,7 @@ impl App {
 
     /// One repository of the caller's org (another org's id answers 404).
     pub async fn repo(&self, a: &Authorized<AnalyticsRead>, id: RepoId) -> Result<RepoView> {
-        let org = org_of(a)?;
+        let org = a.org_id()?;
         let r = {
             let mut c = self.store().acquire().await?;
             repos::get(&mut c.conn(), org, id).await?
@@ -101,7 +95,7 @@ impl App {
         id: RepoId,
         patch: &RepoPatch,
     ) -> Result<RepoView> {
-        let org = org_of(a)?;
+        let org = a.org_id()?;
         if let Some(globs) = &patch.excluded_paths {
             if globs.len() > 100 {
                 return Err(AppError::new(

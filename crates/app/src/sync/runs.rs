@@ -30,12 +30,6 @@ pub struct SyncGitInput {
     pub run_id: SyncRunId,
 }
 
-fn org_of<P: domain::PermissionMarker>(a: &Authorized<P>) -> Result<OrgId> {
-    a.scope()
-        .map(|s| s.org_id())
-        .ok_or_else(crate::authz::unauthenticated)
-}
-
 fn no_run() -> AppError {
     AppError::new(ErrorKind::NotFound, "not_found", "No such sync run.")
 }
@@ -68,7 +62,7 @@ impl App {
             )
             .with("field", "status"));
         }
-        let org = org_of(a)?;
+        let org = a.org_id()?;
         let mut c = self.store().acquire().await?;
         Ok(sync_runs::list(
             &mut c.conn(),
@@ -82,7 +76,7 @@ impl App {
 
     /// One run of the caller's org (another org's id answers 404).
     pub async fn sync_run(&self, a: &Authorized<AnalyticsRead>, id: SyncRunId) -> Result<SyncRun> {
-        let org = org_of(a)?;
+        let org = a.org_id()?;
         let mut c = self.store().acquire().await?;
         sync_runs::get(&mut c.conn(), org, id)
             .await?
@@ -98,7 +92,7 @@ impl App {
         source_id: RepoId,
         dataset: &str,
     ) -> Result<(SyncRun, bool)> {
-        let org = org_of(a)?;
+        let org = a.org_id()?;
         if dataset != "commits" {
             return Err(AppError::new(
                 ErrorKind::Invalid,
