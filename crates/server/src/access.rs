@@ -61,6 +61,10 @@ pub struct Access {
     pub rule: Rule,
     /// Whether cookie-authenticated unsafe requests need a CSRF token.
     pub csrf: bool,
+    /// A page that sends a GET without any usable credential to the sign-in page (303 to
+    /// `/signin?next=<this URL>`) instead of answering 401: people open such pages from links
+    /// and bookmarks, and should land back on them after signing in.
+    pub signin_redirect: bool,
 }
 
 impl Access {
@@ -70,6 +74,7 @@ impl Access {
             auth: AuthKind::Public,
             rule: Rule::None,
             csrf: false,
+            signin_redirect: false,
         }
     }
 
@@ -79,6 +84,7 @@ impl Access {
             auth: AuthKind::SessionOrToken,
             rule: Rule::Permission(P::PERMISSION),
             csrf: true,
+            signin_redirect: false,
         }
     }
 
@@ -88,6 +94,16 @@ impl Access {
             auth: AuthKind::Session,
             rule: Rule::Permission(P::PERMISSION),
             csrf: true,
+            signin_redirect: false,
+        }
+    }
+
+    /// A page for members holding `P`, by session only; anonymous visitors are sent to sign in
+    /// and come back here afterwards.
+    pub const fn page<P: PermissionMarker>() -> Self {
+        Access {
+            signin_redirect: true,
+            ..Access::session::<P>()
         }
     }
 
@@ -97,6 +113,7 @@ impl Access {
             auth: AuthKind::Session,
             rule: Rule::AnyMember,
             csrf: true,
+            signin_redirect: false,
         }
     }
 
@@ -106,6 +123,7 @@ impl Access {
             auth: AuthKind::SessionOrToken,
             rule: Rule::None,
             csrf: true,
+            signin_redirect: false,
         }
     }
 
@@ -115,6 +133,7 @@ impl Access {
             auth: AuthKind::Session,
             rule: Rule::None,
             csrf: true,
+            signin_redirect: false,
         }
     }
 
@@ -124,6 +143,7 @@ impl Access {
             auth: AuthKind::Platform,
             rule: Rule::Permission(P::PERMISSION),
             csrf: true,
+            signin_redirect: false,
         }
     }
 
@@ -170,6 +190,9 @@ impl fmt::Display for Access {
         }?;
         if self.csrf && self.auth != AuthKind::Public {
             write!(f, " csrf")?;
+        }
+        if self.signin_redirect {
+            write!(f, " signin_redirect")?;
         }
         Ok(())
     }
@@ -333,6 +356,9 @@ fn guard(access: Access, method_router: MethodRouter<AppState>) -> MethodRouter<
 /// cookie-authenticated unsafe requests.
 async fn enforce(State(access): State<Access>, request: Request, next: Next) -> Response {
     let principal = request.extensions().get::<Principal>();
+    if principal.is_none() && access.signin_redirect && request.method() == Method::GET {
+        return signin_redirect(request.uri());
+    }
     if principal.is_none()
         && let Some(Refused(e)) = request.extensions().get::<Refused>()
     {
@@ -353,6 +379,22 @@ async fn enforce(State(access): State<Access>, request: Request, next: Next) -> 
         },
         _ => next.run(request).await,
     }
+}
+
+/// 303 to the sign-in page with `next` = the requested path and query (a local path, so the
+/// sign-in page's own `next` check accepts it).
+fn signin_redirect(uri: &axum::http::Uri) -> Response {
+    let here = uri.path_and_query().map_or("/", |pq| pq.as_str());
+    let query = serde_urlencoded::to_string([("next", here)]).unwrap_or_default();
+    let mut response = axum::http::StatusCode::SEE_OTHER.into_response();
+    let location = axum::http::HeaderValue::from_str(&format!("/signin?{query}"))
+        .unwrap_or(axum::http::HeaderValue::from_static("/signin"));
+    response.headers_mut().insert(header::LOCATION, location);
+    response.headers_mut().insert(
+        header::CACHE_CONTROL,
+        axum::http::HeaderValue::from_static("no-store"),
+    );
+    response
 }
 
 fn csrf_failed(why: &str) -> AppError {

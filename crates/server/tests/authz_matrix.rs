@@ -94,6 +94,10 @@ fn predicted_denial(route: &RouteDecl, who: &str) -> Option<StatusCode> {
         return None;
     }
     let (role, token, platform) = match who {
+        // Pages that send visitors to sign in answer a GET with 303 instead of 401.
+        "anonymous" if a.signin_redirect && route.method == Method::GET => {
+            return Some(StatusCode::SEE_OTHER);
+        }
         "anonymous" => return Some(StatusCode::UNAUTHORIZED),
         "viewer" => (Some(Role::Viewer), None, false),
         "editor" => (Some(Role::Editor), None, false),

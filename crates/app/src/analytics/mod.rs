@@ -13,9 +13,11 @@ pub mod recompute;
 mod request;
 mod series;
 mod service;
+mod teams;
 pub mod window;
 
 pub use recompute::{Recomputed, recompute_pull_requests, recompute_range, recompute_work_items};
 pub use request::MetricQuery;
 pub use series::Point;
 pub use service::MetricAnswer;
+pub use teams::TeamChoice;

@@ -6,6 +6,7 @@
 
 mod account;
 mod billing;
+mod dashboard;
 mod gate;
 mod license;
 mod members;
@@ -81,7 +82,9 @@ async fn landing(
 
 /// Registers the pages and the static file route.
 pub(crate) fn routes(routes: Routes) -> Routes {
-    let routes = billing::routes(license::routes(members::routes(account::routes(routes))));
+    let routes = dashboard::routes(billing::routes(license::routes(members::routes(
+        account::routes(routes),
+    ))));
     routes
         .route(
             Surface::Web,

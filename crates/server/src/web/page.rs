@@ -32,6 +32,8 @@ pub(crate) struct Shell {
     pub csrf: String,
     /// The current path, where switching org returns to.
     pub here: String,
+    /// Whether the navigation shows the Dashboard (members holding `analytics:read`).
+    pub dashboard_link: bool,
     /// Whether the caller may open `/admin/members`.
     pub members_link: bool,
     /// Whether the navigation shows License (owners and admins, self-hosted).
@@ -76,6 +78,7 @@ pub(crate) async fn shell(
         orgs,
         csrf: crate::authn::csrf_token(state, p.credential_id),
         here: here.to_owned(),
+        dashboard_link: p.holds(Permission::AnalyticsRead),
         members_link: p.holds(Permission::InvitesRead),
         license_link,
         billing_link: p.holds(Permission::BillingRead) && state.app.ensure_saas().is_ok(),
