@@ -9,156 +9,23 @@
 
 mod support;
 
-use std::sync::Arc;
-
 use app::App;
 use app::sync::providers::{SYNC_PROVIDER_KIND, SyncProviderHandler};
-use app::sync::{
-    IntegrationKey, IntegrationSettings, NewIntegration, ProviderSyncOptions, SecretText,
-};
+use app::sync::{IntegrationSettings, NewIntegration};
 use app::worker::{JobContext, JobHandler};
-use auth::secrets::{Place, SecretKeys};
+use auth::secrets::SecretKeys;
 use base64::Engine as _;
-use chrono::{DateTime, Duration, Utc};
-use domain::{IntegrationId, ManualClock, OrgId, RepoId, SystemClock};
+use chrono::{Duration, Utc};
+use domain::IntegrationId;
 use store::analytics::cursors::{self, CursorKey};
 use store::analytics::metrics::Scope;
 use store::analytics::metrics::items::{ItemPopulation, items as item_facts};
-use store::analytics::metrics::prs::{PrPopulation, PrRow, prs as pr_facts};
 use store::analytics::{identities, integrations, pull_requests, sync_runs, work_items};
 use store::backend_tests;
 use store::testing::TestDb;
+use support::env::*;
 use support::fake::{Canned, Fake};
-use sync::providers::HttpConfig;
-use sync::providers::time::{RecordingSleeper, Timekeeper};
 use tokio_util::sync::CancellationToken;
-
-const GH_TOKEN: &str = "ghp_fixture0000token";
-const LINEAR_TOKEN: &str = "lin_api_fixture0000";
-/// 32 bytes of 7, base64: the `DEV_HEALTH_SECRET_KEY` of these tests.
-const KEY_B64: &str = "BwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwc=";
-
-fn t0() -> DateTime<Utc> {
-    DateTime::parse_from_rfc3339("2024-04-01T00:00:00Z")
-        .unwrap()
-        .with_timezone(&Utc)
-}
-
-fn at(s: &str) -> DateTime<Utc> {
-    DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
-}
-
-fn app(db: &TestDb) -> App {
-    App::new(
-        db.store.clone(),
-        Arc::new(SystemClock),
-        app::identity::IdentityConfig::ephemeral("http://127.0.0.1:8000"),
-    )
-    .with_integration_key(IntegrationKey::from_base64(KEY_B64).unwrap())
-}
-
-/// Each run's HTTP client on a manual clock at [`t0`] (the fixtures' reset headers are relative
-/// to it) with a sleeper that returns at once.
-fn opts() -> ProviderSyncOptions {
-    let clock = Arc::new(ManualClock::new(t0()));
-    ProviderSyncOptions {
-        trigger: "cli",
-        http: HttpConfig {
-            jitter_seed: Some(42),
-            ..HttpConfig::default()
-        },
-        time: Some(Timekeeper {
-            clock: clock.clone(),
-            sleeper: Arc::new(RecordingSleeper::advancing(clock)),
-        }),
-    }
-}
-
-async fn org(db: &TestDb, slug: &str) -> OrgId {
-    let id = OrgId::new();
-    let mut c = db.store.acquire().await.unwrap();
-    store::identity::orgs::insert(&mut c.conn(), id, slug, slug, Utc::now())
-        .await
-        .unwrap();
-    id
-}
-
-fn place<'a>(row: &'a str, org: &'a str) -> Place<'a> {
-    Place {
-        table: "integrations",
-        column: "secret_ct",
-        row_id: row,
-        org_id: org,
-    }
-}
-
-fn new_integration(provider: &str, base: String, token: &str) -> NewIntegration {
-    NewIntegration {
-        provider: provider.into(),
-        base_url: Some(base),
-        token: SecretText::new(token),
-        settings: IntegrationSettings::default(),
-    }
-}
-
-/// An org's GitHub integration and the fixture repository bound to it.
-async fn github_repo(app: &App, org: OrgId, fake: &Fake) -> (IntegrationId, RepoId) {
-    let i = app
-        .create_integration(org, &new_integration("github", fake.base.clone(), GH_TOKEN))
-        .await
-        .unwrap();
-    let repo = app
-        .add_hosted_repo(org, i.id, "octo-org/hello-world")
-        .await
-        .unwrap();
-    (i.id, repo)
-}
-
-async fn pr_rows(db: &TestDb, org: OrgId, repo: RepoId) -> pull_requests::RowCounts {
-    let mut c = db.store.acquire().await.unwrap();
-    pull_requests::row_counts(&mut c.conn(), org, repo)
-        .await
-        .unwrap()
-}
-
-async fn pr_versions(db: &TestDb, org: OrgId, repo: RepoId) -> Vec<(i64, DateTime<Utc>)> {
-    let mut c = db.store.acquire().await.unwrap();
-    pull_requests::updated_at_by_number(&mut c.conn(), org, repo)
-        .await
-        .unwrap()
-}
-
-/// The PRs merged in March 2024 with their `pr_metrics` values.
-async fn merged(db: &TestDb, org: OrgId, repo: RepoId) -> Vec<PrRow> {
-    let mut c = db.store.acquire().await.unwrap();
-    let scope = Scope {
-        repo: Some(repo),
-        ..Scope::default()
-    };
-    pr_facts(
-        &mut c.conn(),
-        org,
-        &scope,
-        PrPopulation::Merged,
-        at("2024-03-01T00:00:00Z"),
-        at("2024-04-01T00:00:00Z"),
-    )
-    .await
-    .unwrap()
-}
-
-async fn cursor(db: &TestDb, org: OrgId, source: uuid::Uuid, dataset: &str) -> cursors::Cursor {
-    let mut c = db.store.acquire().await.unwrap();
-    let key = CursorKey {
-        source_id: source,
-        dataset,
-        key: "",
-    };
-    cursors::get(&mut c.conn(), org, key)
-        .await
-        .unwrap()
-        .unwrap()
-}
 
 /// A full, uninterrupted PR sync of a twin org: what every other run must converge on.
 async fn reference(db: &TestDb, app: &App) -> pull_requests::RowCounts {
