@@ -145,5 +145,84 @@ backend_tests! {
         assert_eq!(on.body["maximum"], 1);
         let still = e.get(&format!("/api/v1/repos/{first}"), o).await;
         assert_eq!(still.body["is_active"], false, "a refused change changes nothing");
+
+        // A hosted repository over the limit is refused too, and nothing is added.
+        let i = e
+            .post("/api/v1/integrations", o, json!({"provider": "github", "token": "ghp_limit0000"}))
+            .await;
+        assert_eq!(i.status, StatusCode::CREATED, "{:?}", i.body);
+        let body = json!({"integration_id": i.body["id"], "full_name": "octo-org/hello-world"});
+        let over = e.post("/api/v1/repos", o, body).await;
+        assert_eq!(over.status, StatusCode::PAYMENT_REQUIRED, "{:?}", over.body);
+        assert_eq!(over.body["error"], "limit_exceeded");
+        assert_eq!(e.get("/api/v1/repos", o).await.body["data"].as_array().unwrap().len(), 2);
+    }
+}
+
+backend_tests! {
+    async fn integrations_and_hosted_repositories_are_configured_per_org(db: &TestDb) {
+        const TOKEN: &str = "ghp_secretFixtureToken1234";
+        let e = env(db);
+        let owner = e.setup("owner@example.com").await;
+        let viewer = e.add_member(&owner, "viewer@example.com", Role::Viewer).await;
+        let editor = e.add_member(&owner, "editor@example.com", Role::Editor).await;
+        let other = e.other_org_owner(db, "other@example.com").await;
+        let (v, ed, o) = (
+            Some(viewer.access.as_str()),
+            Some(editor.access.as_str()),
+            Some(other.access.as_str()),
+        );
+
+        // The token goes in once and never comes back; only its hint does.
+        let body = json!({"provider": "github", "token": TOKEN});
+        assert_eq!(e.post("/api/v1/integrations", v, body.clone()).await.status, StatusCode::FORBIDDEN);
+        let missing = e.post("/api/v1/integrations", ed, json!({"provider": "github"})).await;
+        assert_eq!(missing.status, StatusCode::UNPROCESSABLE_ENTITY, "{:?}", missing.body);
+        assert_eq!(missing.body["field"], "token");
+        let created = e.post("/api/v1/integrations", ed, body).await;
+        assert_eq!(created.status, StatusCode::CREATED, "{:?}", created.body);
+        assert!(!created.body.to_string().contains(TOKEN));
+        assert_eq!(created.body["token_hint"], "1234");
+        let id = created.body["id"].as_str().unwrap().to_owned();
+        let one = e.get(&format!("/api/v1/integrations/{id}"), v).await;
+        assert_eq!(one.status, StatusCode::OK, "{:?}", one.body);
+        assert!(!one.body.to_string().contains(TOKEN));
+        assert_eq!(one.body["token_hint"], "1234");
+        let list = e.get("/api/v1/integrations", v).await;
+        assert_eq!(list.body["data"].as_array().unwrap().len(), 1);
+        assert!(!list.body.to_string().contains(TOKEN));
+
+        // Repositories: a viewer cannot add one, bad names are refused naming the field.
+        let repo_body = json!({"integration_id": id, "full_name": "octo-org/hello-world"});
+        assert_eq!(e.post("/api/v1/repos", v, repo_body.clone()).await.status, StatusCode::FORBIDDEN);
+        let bad = e.post("/api/v1/repos", ed, json!({"integration_id": id, "full_name": "nope"})).await;
+        assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY, "{:?}", bad.body);
+        assert_eq!(bad.body["field"], "full_name");
+        assert_eq!(e.get("/api/v1/repos", v).await.body["data"], json!([]));
+        let added = e.post("/api/v1/repos", ed, repo_body.clone()).await;
+        assert_eq!(added.status, StatusCode::CREATED, "{:?}", added.body);
+        assert_eq!(added.body["provider"], "github");
+        assert_eq!(added.body["full_name"], "octo-org/hello-world");
+        let repo = added.body["id"].as_str().unwrap().to_owned();
+
+        // "Sync now" queues one run (not run here: no network); a second trigger returns it.
+        let run = json!({"source_id": repo, "dataset": "pull_requests"});
+        let first = e.post("/api/v1/sync-runs", ed, run.clone()).await;
+        assert_eq!(first.status, StatusCode::ACCEPTED, "{:?}", first.body);
+        assert_eq!(first.body["created"], true);
+        assert_eq!(first.body["run"]["status"], "queued");
+        assert_eq!(first.body["run"]["dataset"], "pull_requests");
+        let second = e.post("/api/v1/sync-runs", ed, run).await;
+        assert_eq!(second.body["created"], false);
+        assert_eq!(second.body["run"]["id"], first.body["run"]["id"]);
+        let commits = json!({"source_id": repo, "dataset": "jira"});
+        let bad = e.post("/api/v1/sync-runs", ed, commits).await;
+        assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY, "{:?}", bad.body);
+        assert_eq!(bad.body["field"], "dataset");
+
+        // Another org sees none of it and cannot bind a repository to it.
+        assert_eq!(e.get(&format!("/api/v1/integrations/{id}"), o).await.status, StatusCode::NOT_FOUND);
+        assert_eq!(e.get("/api/v1/integrations", o).await.body["data"], json!([]));
+        assert_eq!(e.post("/api/v1/repos", o, repo_body).await.status, StatusCode::NOT_FOUND);
     }
 }

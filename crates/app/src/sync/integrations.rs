@@ -9,12 +9,14 @@ use auth::secrets::{Place, SecretKeys};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
+use domain::permission::marker::{AnalyticsRead, SyncConfigure};
 use domain::{IntegrationId, Limit, OrgId, RepoId};
 use serde::{Deserialize, Serialize};
 use store::analytics::integrations::{self, Integration, NewIntegration as NewRow};
 use store::analytics::repos::{self, NewRepo};
 use sync::providers::{Auth, Token};
 
+use crate::authz::Authorized;
 use crate::{App, AppError, ErrorKind, Result};
 
 /// The data key integration tokens are sealed with. `DEV_HEALTH_SECRET_KEY` (32 bytes,
@@ -257,6 +259,60 @@ impl App {
         Ok(view(&stored))
     }
 
+    /// `create_integration` for a member with `sync:configure`: the org is always the
+    /// caller's, so a request can never name another org.
+    pub async fn create_integration_as(
+        &self,
+        a: &Authorized<SyncConfigure>,
+        new: &NewIntegration,
+    ) -> Result<IntegrationView> {
+        self.create_integration(a.org_id()?, new).await
+    }
+
+    /// The caller's org's integrations (`analytics:read`); the view never holds the token.
+    pub async fn integrations_of(
+        &self,
+        a: &Authorized<AnalyticsRead>,
+    ) -> Result<Vec<IntegrationView>> {
+        self.integrations(a.org_id()?).await
+    }
+
+    /// One integration of the caller's org (`analytics:read`; another org's id answers 404).
+    pub async fn integration_of(
+        &self,
+        a: &Authorized<AnalyticsRead>,
+        id: IntegrationId,
+    ) -> Result<IntegrationView> {
+        self.integration(a.org_id()?, id).await
+    }
+
+    /// `add_hosted_repo` for a member with `sync:configure`, with the branch to sync when
+    /// given; the `repos` limit is checked by the same locked transaction as the CLI's.
+    pub async fn add_hosted_repo_as(
+        &self,
+        a: &Authorized<SyncConfigure>,
+        integration: IntegrationId,
+        full_name: &str,
+        default_branch: Option<&str>,
+    ) -> Result<super::RepoView> {
+        let org = a.org_id()?;
+        let branch = default_branch.map(str::trim);
+        if branch.is_some_and(str::is_empty) {
+            return Err(invalid("default_branch", "default_branch is empty"));
+        }
+        let id = self
+            .insert_hosted_repo(org, integration, full_name, branch)
+            .await?;
+        let row = {
+            let mut c = self.store().acquire().await?;
+            repos::get(&mut c.conn(), org, id).await?
+        };
+        let row = row.ok_or_else(|| {
+            AppError::new(ErrorKind::NotFound, "not_found", "No such repository.")
+        })?;
+        self.view(org, row).await
+    }
+
     /// One integration of the org, without its token (another org's id answers 404).
     pub async fn integration(&self, org: OrgId, id: IntegrationId) -> Result<IntegrationView> {
         Ok(view(&self.stored_integration(org, id).await?))
@@ -317,10 +373,21 @@ impl App {
         integration: IntegrationId,
         full_name: &str,
     ) -> Result<RepoId> {
+        self.insert_hosted_repo(org, integration, full_name, None)
+            .await
+    }
+
+    async fn insert_hosted_repo(
+        &self,
+        org: OrgId,
+        integration: IntegrationId,
+        full_name: &str,
+        default_branch: Option<&str>,
+    ) -> Result<RepoId> {
         let i = self.stored_integration(org, integration).await?;
         if i.provider != "github" && i.provider != "gitlab" {
             return Err(invalid(
-                "integration",
+                "integration_id",
                 "repositories belong to a github or gitlab integration",
             ));
         }
@@ -329,7 +396,7 @@ impl App {
         // GitLab projects may also be named by their numeric id.
         let numeric = i.provider == "gitlab" && full_name.bytes().all(|b| b.is_ascii_digit());
         if !numeric && (parts.len() < 2 || parts.iter().any(|p| p.is_empty())) {
-            return Err(invalid("repo", "give the repository as owner/name"));
+            return Err(invalid("full_name", "give the repository as owner/name"));
         }
         let snapshot = self.entitlements_of(org).await;
         let now = self.clock().now();
@@ -348,7 +415,7 @@ impl App {
                 provider: &i.provider,
                 external_id: None,
                 full_name,
-                default_branch: None,
+                default_branch,
                 local_path: None,
             },
             now,

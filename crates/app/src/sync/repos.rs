@@ -47,7 +47,7 @@ fn no_repo() -> AppError {
 }
 
 impl App {
-    async fn view(&self, org: OrgId, r: Repo) -> Result<RepoView> {
+    pub(super) async fn view(&self, org: OrgId, r: Repo) -> Result<RepoView> {
         let mut c = self.store().acquire().await?;
         let last_run =
             sync_runs::latest_for_source(&mut c.conn(), org, r.id.as_uuid(), "commits").await?;

@@ -3,15 +3,19 @@
 //! returns the run already going), and the worker's `sync.git` job that runs it.
 
 use domain::permission::marker::{AnalyticsRead, SyncRun as SyncRunPermission};
-use domain::{OrgId, RepoId, SyncRunId};
+use domain::{IntegrationId, OrgId, RepoId, SyncRunId};
 use futures::FutureExt;
 use futures::future::BoxFuture;
 use serde::{Deserialize, Serialize};
-use store::analytics::repos;
+use store::analytics::integrations;
+use store::analytics::repos::{self, Repo};
 use store::analytics::sync_runs::{self, NewRun, SyncRun};
 use store::jobs::NewJob;
 
+use uuid::Uuid;
+
 use super::git::GitSyncOptions;
+use super::providers::{SYNC_PROVIDER_KIND, SyncProviderInput};
 use crate::authz::Authorized;
 use crate::worker::{JobContext, JobError, JobHandler};
 use crate::{App, AppError, ErrorKind, Result};
@@ -28,6 +32,51 @@ pub struct SyncGitInput {
     pub repo_id: RepoId,
     /// The queued run.
     pub run_id: SyncRunId,
+}
+
+/// The job a "Sync now" queues.
+#[derive(Debug, Clone, Copy)]
+enum Queued {
+    /// `sync.git` of a local repository.
+    Git,
+    /// `sync.provider` of a source kind (`repo`, `integration`) and dataset.
+    Provider(&'static str, &'static str),
+}
+
+fn no_dataset(message: &str) -> AppError {
+    AppError::new(ErrorKind::Invalid, "invalid_field", message.to_owned()).with("field", "dataset")
+}
+
+/// What a repository can sync: its commits from a local clone, or its provider's pull
+/// requests (and GitHub issues, asked for as `issues` or `work_items`).
+fn job_of_repo(repo: &Repo, dataset: &str) -> Result<Queued> {
+    match (repo.provider.as_str(), dataset) {
+        (_, "commits") => {
+            if repo.local_path.is_none() {
+                return Err(AppError::new(
+                    ErrorKind::Invalid,
+                    "no_local_path",
+                    "This repository has no local path to sync.",
+                ));
+            }
+            Ok(Queued::Git)
+        }
+        ("local", _) => Err(no_dataset(
+            "dataset must be commits for a repository synced from git",
+        )),
+        ("github", "pull_requests") | ("gitlab", "pull_requests") => {
+            Ok(Queued::Provider("repo", "pull_requests"))
+        }
+        ("github", "issues") | ("github", "work_items") => {
+            Ok(Queued::Provider("repo", "work_items"))
+        }
+        ("github", _) => Err(no_dataset(
+            "dataset must be pull_requests or issues for a GitHub repository",
+        )),
+        _ => Err(no_dataset(
+            "dataset must be pull_requests for a GitLab repository",
+        )),
+    }
 }
 
 fn no_run() -> AppError {
@@ -83,45 +132,49 @@ impl App {
             .ok_or_else(no_run)
     }
 
-    /// "Sync now": queues a run of `dataset` for a repository of the caller's org and its job,
-    /// in one transaction; `false` when a run was already queued or running (that run is
-    /// returned).
+    /// "Sync now": queues a run of `dataset` for a source of the caller's org (a repository or
+    /// a work-item integration) and its job, in one transaction, so a run is never queued
+    /// without the job that runs it; `false` when a run was already queued or running (that
+    /// run is returned). Local repositories sync `commits` (`sync.git`); hosted repositories
+    /// `pull_requests` and, on GitHub, `work_items` (`issues`); Jira and Linear integrations
+    /// `work_items` (`sync.provider`).
     pub async fn trigger_sync(
         &self,
         a: &Authorized<SyncRunPermission>,
-        source_id: RepoId,
+        source_id: Uuid,
         dataset: &str,
     ) -> Result<(SyncRun, bool)> {
         let org = a.org_id()?;
-        if dataset != "commits" {
-            return Err(AppError::new(
-                ErrorKind::Invalid,
-                "invalid_field",
-                "dataset must be commits for a repository synced from git",
-            )
-            .with("field", "dataset"));
-        }
         let now = self.clock().now();
         let mut tx = self.store().begin_write().await?;
-        let repo = repos::get(&mut tx.conn(), org, source_id)
-            .await?
-            .ok_or_else(|| {
-                AppError::new(ErrorKind::NotFound, "not_found", "No such repository.")
-            })?;
-        if repo.local_path.is_none() {
-            return Err(AppError::new(
-                ErrorKind::Invalid,
-                "no_local_path",
-                "This repository has no local path to sync.",
-            ));
-        }
-        let source = source_id.as_uuid();
+        let repo = repos::get(&mut tx.conn(), org, RepoId::from_uuid(source_id)).await?;
+        let job = match repo {
+            Some(repo) => job_of_repo(&repo, dataset)?,
+            None => {
+                let id = IntegrationId::from_uuid(source_id);
+                let i = integrations::get(&mut tx.conn(), org, id)
+                    .await?
+                    .ok_or_else(|| {
+                        AppError::new(ErrorKind::NotFound, "not_found", "No such sync source.")
+                    })?;
+                if !matches!(i.provider.as_str(), "jira" | "linear") || dataset != "work_items" {
+                    return Err(no_dataset(
+                        "dataset must be work_items for a Jira or Linear integration",
+                    ));
+                }
+                Queued::Provider("integration", "work_items")
+            }
+        };
+        let run_dataset = match job {
+            Queued::Git => "commits",
+            Queued::Provider(_, d) => d,
+        };
         let (run, created) = sync_runs::create_or_existing(
             &mut tx.conn(),
             org,
             NewRun {
-                source_id: source,
-                dataset,
+                source_id,
+                dataset: run_dataset,
                 trigger: "manual",
                 status: "queued",
             },
@@ -129,13 +182,32 @@ impl App {
         )
         .await?;
         if created {
-            let input = SyncGitInput {
-                org_id: org,
-                repo_id: source_id,
-                run_id: run.id,
+            let new_job = match job {
+                Queued::Git => {
+                    let input = SyncGitInput {
+                        org_id: org,
+                        repo_id: RepoId::from_uuid(source_id),
+                        run_id: run.id,
+                    };
+                    let payload = serde_json::to_value(&input).unwrap_or_default();
+                    NewJob::new(SYNC_GIT_KIND, payload)
+                }
+                Queued::Provider(source, dataset) => {
+                    // The handler takes over this queued run instead of opening another.
+                    let input = SyncProviderInput {
+                        org_id: org,
+                        source: source.to_owned(),
+                        source_id,
+                        dataset: dataset.to_owned(),
+                    };
+                    let payload = serde_json::to_value(&input).unwrap_or_default();
+                    NewJob {
+                        org_id: Some(org),
+                        ..NewJob::new(SYNC_PROVIDER_KIND, payload)
+                    }
+                }
             };
-            let payload = serde_json::to_value(&input).unwrap_or_default();
-            store::jobs::enqueue(&mut tx.conn(), &NewJob::new(SYNC_GIT_KIND, payload), now).await?;
+            store::jobs::enqueue(&mut tx.conn(), &new_job, now).await?;
         }
         tx.commit().await?;
         Ok((run, created))

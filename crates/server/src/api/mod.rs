@@ -3,6 +3,7 @@
 mod auth;
 pub(crate) mod billing;
 mod docs;
+mod integrations;
 mod license;
 mod license_webhook;
 mod metrics;
@@ -21,6 +22,7 @@ pub(crate) fn routes(routes: Routes) -> Routes {
     let routes = license_webhook::routes(routes);
     let routes = billing::routes(routes);
     let routes = sync::routes(routes);
+    let routes = integrations::routes(routes);
     let routes = metrics::routes(routes);
     docs::routes(routes)
 }

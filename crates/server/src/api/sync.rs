@@ -121,7 +121,7 @@ async fn trigger(
 ) -> Answer {
     let (run, created) = s
         .app
-        .trigger_sync(&a, RepoId::from_uuid(body.source_id), &body.dataset)
+        .trigger_sync(&a, body.source_id, &body.dataset)
         .await?;
     Ok(private(
         StatusCode::ACCEPTED,

@@ -187,15 +187,18 @@ impl App {
         })
     }
 
-    /// Creates the run, or finds the one already going (`false`).
+    /// Creates the run, or finds the one already going (`false`). A queued run ("Sync now"
+    /// queued it with its `sync.provider` job) is started and taken over (`true`): it is the
+    /// request this pass answers, so no second run is created beside it.
     async fn open_provider_run(
         &self,
         org: OrgId,
         at: Position,
         trigger: &'static str,
     ) -> Result<(sync_runs::SyncRun, bool)> {
+        let now = self.clock().now();
         let mut c = self.store().acquire().await?;
-        Ok(sync_runs::create_or_existing(
+        let (run, created) = sync_runs::create_or_existing(
             &mut c.conn(),
             org,
             NewRun {
@@ -204,9 +207,14 @@ impl App {
                 trigger,
                 status: "running",
             },
-            self.clock().now(),
+            now,
         )
-        .await?)
+        .await?;
+        if created || run.status != "queued" {
+            return Ok((run, created));
+        }
+        sync_runs::start(&mut c.conn(), org, run.id, now).await?;
+        Ok((run, true))
     }
 
     /// The stored cursor and checkpoint. An unreadable checkpoint restarts the pass from the
