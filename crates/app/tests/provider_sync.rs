@@ -407,3 +407,30 @@ backend_tests! {
         assert!(cursor(db, org, repo.as_uuid(), "pull_requests").await.cursor.is_some());
     }
 }
+
+backend_tests! {
+    async fn a_queued_run_is_taken_over_by_its_sync_not_duplicated(db: &TestDb) {
+        let app = app(db);
+        let fake = Fake::start("github").await;
+        let org = org(db, "acme").await;
+        let (_, repo) = github_repo(&app, org, &fake).await;
+        // "Sync now" queues the run; the sync.provider job then runs the sync.
+        let new = sync_runs::NewRun {
+            source_id: repo.as_uuid(),
+            dataset: "pull_requests",
+            trigger: "manual",
+            status: "queued",
+        };
+        let mut c = db.store.acquire().await.unwrap();
+        let (queued, created) = sync_runs::create_or_existing(&mut c.conn(), org, new, Utc::now()).await.unwrap();
+        drop(c);
+        assert!(created);
+        let s = app.sync_pull_requests(org, repo, &opts(), &()).await.unwrap();
+        assert!(!s.already_running);
+        assert_eq!((s.run_id, s.status.as_str()), (queued.id, "succeeded"));
+        let mut c = db.store.acquire().await.unwrap();
+        let runs = sync_runs::list(&mut c.conn(), org, None, None, 10).await.unwrap();
+        assert_eq!(runs.len(), 1, "one run, started from the queued one");
+        assert!(runs[0].started_at.is_some());
+    }
+}
