@@ -146,8 +146,10 @@ impl<W: Write> Generator<W> {
 
     fn new_path(&mut self, dir: &str, ext: &str) -> String {
         self.files_made += 1;
-        let sub = self.rng.below(8);
-        format!("{dir}/m{sub}/f{}.{ext}", self.files_made)
+        // Two directory levels keep trees small (git and fast-import rewrite a changed tree
+        // whole), as real repositories do.
+        let (a, b) = (self.rng.below(8), self.rng.below(16));
+        format!("{dir}/m{a}/d{b}/f{}.{ext}", self.files_made)
     }
 
     /// Edits a text file: changes, inserts and deletes a few lines.
