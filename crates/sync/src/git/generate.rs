@@ -234,13 +234,19 @@ impl<W: Write> Generator<W> {
             }
             27..=30 if lock.is_some() => {
                 if let Some(root) = lock {
-                    let mut data = root
-                        .content
-                        .get("Cargo.lock")
-                        .map(|e| e.data.clone())
-                        .unwrap_or_default();
-                    let more = 1 + self.rng.below(30);
-                    data.extend(self.text(more));
+                    // Edited in place, not appended to: a lockfile that grew by every change
+                    // would make each version megabytes and the repository slow to build and
+                    // to diff, unlike a real one.
+                    let data = match root.content.get("Cargo.lock") {
+                        Some(e) => {
+                            let old = e.data.clone();
+                            self.edit(&old)
+                        }
+                        None => {
+                            let lines = 20 + self.rng.below(30);
+                            self.text(lines)
+                        }
+                    };
                     put(
                         root,
                         &mut ops,
