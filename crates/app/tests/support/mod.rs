@@ -2,4 +2,5 @@
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 pub mod env;
+#[path = "../../../sync/tests/support/fake.rs"]
 pub mod fake;

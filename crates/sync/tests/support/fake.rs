@@ -1,5 +1,6 @@
 //! A fake provider server on 127.0.0.1:0 that serves the recorded-shape fixtures of
-//! `tests/fixtures/providers/<provider>/` (see the README there) and can be scripted to inject
+//! `crates/sync/tests/fixtures/providers/<provider>/` (see the README there; app's provider sync
+//! tests include this file by path and read the same fixtures in place) and can be scripted to inject
 //! rate limits, server errors and deferrals. It answers `If-None-Match` with `304` like the real
 //! APIs, and logs every request so tests can count them.
 
@@ -175,10 +176,11 @@ impl Drop for Fake {
 }
 
 impl Fake {
-    /// Serves `tests/fixtures/providers/<provider>/` on a loopback port.
+    /// Serves `crates/sync/tests/fixtures/providers/<provider>/` on a loopback port (the path
+    /// goes through `../sync` so it resolves from the app crate's manifest directory too).
     pub async fn start(provider: &str) -> Fake {
         let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-            .join("tests/fixtures/providers")
+            .join("../sync/tests/fixtures/providers")
             .join(provider);
         let routes: Vec<Route> =
             serde_json::from_str(&std::fs::read_to_string(dir.join("routes.json")).unwrap())
