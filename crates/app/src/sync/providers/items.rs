@@ -11,7 +11,7 @@ use chrono::{DateTime, FixedOffset, Utc};
 use domain::{IntegrationId, OrgId, RepoId, SyncRunId};
 use store::analytics::integrations::Integration;
 use store::analytics::work_items::{self, Transition};
-use store::analytics::{cursors, etags, repos, status_mappings};
+use store::analytics::{etags, repos, status_mappings};
 use sync::providers::github::{self, GithubRepo};
 use sync::providers::jira::{self, JiraSite};
 use sync::providers::linear::{self, LinearWorkspace};
@@ -21,7 +21,7 @@ use sync::providers::{HttpClient, PassInput, ProviderKind, connection};
 
 use super::{
     BATCH, Done, Position, ProviderSyncOptions, ProviderSyncSummary, Reporter, already_running,
-    position_of, provider_error, resume_at, summary,
+    provider_error, resume_at, store_position, summary,
 };
 use crate::analytics::recompute_work_items;
 use crate::sync::authors::People;
@@ -273,17 +273,7 @@ impl App {
             recompute_work_items(&mut tx.conn(), org, &touched).await?;
             if i == last {
                 // The position moves with the last batch, never before the rows it covers.
-                let (cursor, checkpoint) = position_of(&pass);
-                etags::store(&mut tx.conn(), org, integration.id, &pass.etags, now).await?;
-                cursors::set(
-                    &mut tx.conn(),
-                    org,
-                    at.key(),
-                    cursor.as_deref(),
-                    checkpoint.as_ref(),
-                    now,
-                )
-                .await?;
+                store_position(&mut tx.conn(), org, integration.id, at, &pass, now).await?;
             }
             tx.commit().await?;
             written += chunk.len() as u64;

@@ -17,7 +17,7 @@ mod resume;
 use std::sync::Arc;
 
 use chrono::{DateTime, SecondsFormat, Utc};
-use domain::{OrgId, SyncRunId};
+use domain::{IntegrationId, OrgId, SyncRunId};
 use serde::Serialize;
 use serde_json::json;
 use store::analytics::cursors::{self, CursorKey};
@@ -288,13 +288,32 @@ impl App {
     }
 }
 
-/// What the last batch stores besides the records: the pass's position and ETags.
-fn position_of<T>(pass: &Pass<T>) -> (Option<String>, Option<serde_json::Value>) {
+/// What the last batch stores besides the records, in its transaction: the pass's ETags and
+/// its position (cursor, and the checkpoint of a deferred pass).
+async fn store_position<T>(
+    conn: &mut store::Conn<'_>,
+    org: OrgId,
+    integration: IntegrationId,
+    at: Position,
+    pass: &Pass<T>,
+    now: DateTime<Utc>,
+) -> Result<()> {
     let checkpoint = match &pass.end {
         PassEnd::Complete => None,
         PassEnd::Deferred { checkpoint, .. } => serde_json::to_value(checkpoint).ok(),
     };
-    (pass.cursor.map(cursor_text), checkpoint)
+    let cursor = pass.cursor.map(cursor_text);
+    store::analytics::etags::store(conn, org, integration, &pass.etags, now).await?;
+    cursors::set(
+        conn,
+        org,
+        at.key(),
+        cursor.as_deref(),
+        checkpoint.as_ref(),
+        now,
+    )
+    .await?;
+    Ok(())
 }
 
 fn resume_at<T>(pass: &Pass<T>) -> Option<DateTime<Utc>> {

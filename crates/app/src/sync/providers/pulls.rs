@@ -7,10 +7,10 @@ use std::collections::HashMap;
 use analytics::identity::Alias;
 use chrono::{DateTime, Utc};
 use domain::{OrgId, RepoId, SyncRunId};
+use store::analytics::etags;
 use store::analytics::integrations::Integration;
 use store::analytics::pull_requests::{self, PrCommit, Review};
 use store::analytics::repos::{self, Repo};
-use store::analytics::{cursors, etags};
 use sync::providers::github::{self, GithubRepo};
 use sync::providers::gitlab::{self, GitlabProject};
 use sync::providers::pass::DEFAULT_LOOKBACK;
@@ -19,7 +19,7 @@ use sync::providers::{HttpClient, PassInput, ProviderKind};
 
 use super::{
     BATCH, Done, Position, ProviderSyncOptions, ProviderSyncSummary, Reporter, already_running,
-    position_of, provider_error, resume_at, summary,
+    provider_error, resume_at, store_position, summary,
 };
 use crate::analytics::recompute_pull_requests;
 use crate::sync::authors::People;
@@ -176,17 +176,7 @@ impl App {
             recompute_pull_requests(&mut tx.conn(), org, &touched).await?;
             if i == last {
                 // The position moves with the last batch, never before the rows it covers.
-                let (cursor, checkpoint) = position_of(&pass);
-                etags::store(&mut tx.conn(), org, integration.id, &pass.etags, now).await?;
-                cursors::set(
-                    &mut tx.conn(),
-                    org,
-                    at.key(),
-                    cursor.as_deref(),
-                    checkpoint.as_ref(),
-                    now,
-                )
-                .await?;
+                store_position(&mut tx.conn(), org, integration.id, at, &pass, now).await?;
             }
             tx.commit().await?;
             written += chunk.len() as u64;
