@@ -194,6 +194,9 @@ impl App {
         // Step 5: this replica gates on it at once.
         engine.invalidate(&scope);
         self.forget_billing(org);
+        // `/auth/me` shows the org's tier; an expiry the engine notices itself reaches it within
+        // the account cache's second.
+        self.identity().accounts.clear();
 
         let before = stored
             .as_ref()

@@ -4,6 +4,8 @@
 //! emails get a dummy Argon2 check and the same throttle rows as real ones, and mail is only
 //! queued, never sent inline.
 
+use std::sync::Arc;
+
 use auth::email::EmailNorm;
 use auth::password::{WeakReason, check_policy};
 use auth::throttle::{FAILURE_WINDOW, delay_after};
@@ -263,6 +265,7 @@ impl App {
         }
         users::mark_verified(&mut conn, user, now).await?;
         tx.commit().await?;
+        self.identity().invalidate();
         Ok(())
     }
 
@@ -504,12 +507,8 @@ impl App {
 
     /// `GET /auth/me`.
     pub async fn me(&self, principal: &Principal) -> Result<Me> {
-        let mut c = self.store().acquire().await?;
-        let mut conn = c.conn();
-        let user = users::by_id(&mut conn, principal.user_id)
-            .await?
-            .ok_or_else(errors::session_revoked)?;
-        let mine = memberships::orgs_of(&mut conn, user.id).await?;
+        let account = self.account(principal.user_id).await?;
+        let (user, mine) = (&account.user, &account.memberships);
         let current = principal
             .membership
             .and_then(|(org, _)| mine.iter().find(|(o, _)| o.id == org));
@@ -527,7 +526,7 @@ impl App {
         };
         let is_session = principal.credential == Credential::Session;
         Ok(Me {
-            user: UserView::from(&user),
+            user: UserView::from(user),
             org: current.map(|(o, _)| OrgView::from(o)),
             role: principal.membership.map(|(_, r)| r),
             permissions,
@@ -543,6 +542,23 @@ impl App {
             session: is_session.then(|| credential.clone()),
             token: (!is_session).then_some(credential),
         })
+    }
+
+    /// The user's row and memberships, from the identity cache when fresh (under a second, and
+    /// dropped by this replica's own changes: see `Identity::invalidate`).
+    async fn account(&self, id: UserId) -> Result<Arc<Account>> {
+        if let Some(a) = self.identity().accounts.get(&id) {
+            return Ok(a);
+        }
+        let mut c = self.store().acquire().await?;
+        let mut conn = c.conn();
+        let user = users::by_id(&mut conn, id)
+            .await?
+            .ok_or_else(errors::session_revoked)?;
+        let memberships = memberships::orgs_of(&mut conn, id).await?;
+        let account = Arc::new(Account { user, memberships });
+        self.identity().accounts.put(id, Arc::clone(&account));
+        Ok(account)
     }
 
     pub(crate) async fn insert_org(
@@ -595,4 +611,11 @@ fn slug_base(name: &str) -> String {
     } else {
         trimmed
     }
+}
+
+/// What `GET /auth/me` reads from storage for one user.
+#[derive(Debug)]
+pub(crate) struct Account {
+    user: users::User,
+    memberships: Vec<(orgs::Org, domain::Role)>,
 }

@@ -462,6 +462,7 @@ impl App {
             )
             .await?;
         tx.commit().await?;
+        self.identity().invalidate();
         Ok(signed)
     }
 }

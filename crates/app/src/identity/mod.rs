@@ -140,6 +140,9 @@ pub(crate) struct Identity {
     pub(crate) passwords: PasswordPool,
     pub(crate) sessions: cache::TtlCache<Uuid, store::identity::sessions::SessionView>,
     pub(crate) tokens: cache::TtlCache<String, store::identity::api_tokens::TokenAuth>,
+    /// A user's row and memberships as `GET /auth/me` shows them: the SPA asks on every page
+    /// load, and two queries per call made it a quarter of `/healthz`'s rate.
+    pub(crate) accounts: cache::TtlCache<domain::UserId, std::sync::Arc<accounts::Account>>,
     pub(crate) buckets: rate::Buckets,
 }
 
@@ -150,14 +153,17 @@ impl Identity {
             passwords: PasswordPool::per_cpu(),
             sessions: cache::TtlCache::new(),
             tokens: cache::TtlCache::new(),
+            accounts: cache::TtlCache::new(),
             buckets: rate::Buckets::default(),
         })
     }
 
-    /// Drops every cached session and token: called after any change that can end access
-    /// (revocation, removal, role change), so this replica sees it on the next request.
+    /// Drops every cached session, token and account: called after any change that can end
+    /// access or alter what `/auth/me` shows (revocation, removal, role change, a new membership,
+    /// a verified email, a new tier), so this replica sees it on the next request.
     pub(crate) fn invalidate(&self) {
         self.sessions.clear();
         self.tokens.clear();
+        self.accounts.clear();
     }
 }
