@@ -66,8 +66,8 @@ backend_tests! {
         // `pr_metrics` was recomputed for the PRs written: the merged one has its phases.
         let facts = merged(db, org, repo).await;
         assert_eq!(facts.len(), 1);
-        assert_eq!(facts[0].merged_at, Some(at("2024-03-03T09:00:00Z")));
-        assert!(facts[0].cycle_s.is_some() && facts[0].reviewed_before_merge == Some(true), "{facts:?}");
+        assert_eq!(facts[0].merged_at, at("2024-03-03T09:00:00Z"));
+        assert!(facts[0].cycle_s.is_some() && facts[0].reviewed_before_merge, "{facts:?}");
         let stored = cursor(db, org, repo.as_uuid(), "pull_requests").await;
         assert_eq!(stored.cursor.as_deref(), Some("2024-03-03T09:05:00.000000Z"));
         assert_eq!(stored.checkpoint, None);

@@ -10,7 +10,7 @@ use store::Conn;
 use store::analytics::metrics::Scope;
 use store::analytics::metrics::code::{CommitRow, commits};
 use store::analytics::metrics::items::{ItemPopulation, ItemRow, items};
-use store::analytics::metrics::prs::{PrPopulation, PrRow, prs, reviews_given};
+use store::analytics::metrics::prs::{MergedPr, PrPopulation, PrRow, merged, prs, reviews_given};
 
 use super::series::{CodeField, Series};
 use super::window::{Window, midnight};
@@ -65,10 +65,10 @@ fn commit_of(c: CommitRow) -> (DateTime<Utc>, Commit) {
     )
 }
 
-fn values(rows: &[PrRow], pick: impl Fn(&PrRow) -> Option<f64>) -> Series {
+fn values(rows: &[MergedPr], pick: impl Fn(&MergedPr) -> Option<f64>) -> Series {
     Series::Values(
         rows.iter()
-            .filter_map(|r| Some((r.merged_at?, pick(r)?)))
+            .filter_map(|r| Some((r.merged_at, pick(r)?)))
             .collect(),
     )
 }
@@ -128,17 +128,24 @@ fn pr_population(key: &str) -> Option<PrPopulation> {
         "pr_opened" => PrPopulation::Opened,
         "review_latency" => PrPopulation::Reviewed,
         "pr_wip" => PrPopulation::Open,
-        "pr_merged"
-        | "pr_cycle_time"
-        | "pr_lead_time"
-        | "pr_coding_time"
-        | "pr_pickup_time"
-        | "pr_review_time"
-        | "pr_merge_time"
-        | "pr_merged_without_review"
-        | "pr_size" => PrPopulation::Merged,
         _ => return None,
     })
+}
+
+/// The metrics over the PRs merged in the window.
+fn is_merged_metric(key: &str) -> bool {
+    matches!(
+        key,
+        "pr_merged"
+            | "pr_cycle_time"
+            | "pr_lead_time"
+            | "pr_coding_time"
+            | "pr_pickup_time"
+            | "pr_review_time"
+            | "pr_merge_time"
+            | "pr_merged_without_review"
+            | "pr_size"
+    )
 }
 
 fn item_population(key: &str) -> Option<ItemPopulation> {
@@ -168,12 +175,17 @@ fn pr_series(key: &str, w: &Window, rows: &[PrRow]) -> Series {
                 })
                 .collect(),
         ),
-        "pr_wip" => pr_wip(w, rows),
-        "pr_merged" => Series::Count(rows.iter().filter_map(|r| r.merged_at).collect()),
+        _ => pr_wip(w, rows),
+    }
+}
+
+fn merged_series(key: &str, rows: &[MergedPr]) -> Series {
+    match key {
+        "pr_merged" => Series::Count(rows.iter().map(|r| r.merged_at).collect()),
         "pr_merged_without_review" => Series::Count(
             rows.iter()
-                .filter(|r| r.reviewed_before_merge != Some(true))
-                .filter_map(|r| r.merged_at)
+                .filter(|r| !r.reviewed_before_merge)
+                .map(|r| r.merged_at)
                 .collect(),
         ),
         "pr_cycle_time" => values(rows, |r| r.cycle_s),
@@ -218,6 +230,10 @@ pub(crate) async fn series(
             rows.into_iter().map(commit_of).collect(),
             field,
         ));
+    }
+    if is_merged_metric(key) {
+        let rows = merged(conn, org, scope, from, to).await?;
+        return Ok(merged_series(key, &rows));
     }
     if let Some(p) = pr_population(key) {
         let rows = prs(conn, org, scope, p, from, to).await?;

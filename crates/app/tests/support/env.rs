@@ -13,7 +13,7 @@ use chrono::{DateTime, Utc};
 use domain::{IntegrationId, ManualClock, OrgId, RepoId, SystemClock};
 use store::analytics::cursors::{self, CursorKey};
 use store::analytics::metrics::Scope;
-use store::analytics::metrics::prs::{PrPopulation, PrRow, prs as pr_facts};
+use store::analytics::metrics::prs::{MergedPr, merged as merged_prs};
 use store::analytics::pull_requests;
 use store::testing::TestDb;
 use sync::providers::HttpConfig;
@@ -117,17 +117,16 @@ pub async fn pr_versions(db: &TestDb, org: OrgId, repo: RepoId) -> Vec<(i64, Dat
 }
 
 /// The PRs merged in March 2024 with their `pr_metrics` values.
-pub async fn merged(db: &TestDb, org: OrgId, repo: RepoId) -> Vec<PrRow> {
+pub async fn merged(db: &TestDb, org: OrgId, repo: RepoId) -> Vec<MergedPr> {
     let mut c = db.store.acquire().await.unwrap();
     let scope = Scope {
         repo: Some(repo),
         ..Scope::default()
     };
-    pr_facts(
+    merged_prs(
         &mut c.conn(),
         org,
         &scope,
-        PrPopulation::Merged,
         at("2024-03-01T00:00:00Z"),
         at("2024-04-01T00:00:00Z"),
     )

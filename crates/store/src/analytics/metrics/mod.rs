@@ -4,7 +4,7 @@
 //! SQL free of dialect-specific date functions: both backends return the same rows.
 //!
 //! Every query filters by `org_id` first and by the indexed time column of its population
-//! (`commits(org_id, repo_id, committed_at)`, `pr_metrics(org_id, merged_at)`,
+//! (`commits(org_id, repo_id, committed_at)`, `pr_metrics(org_id, [repo_id,] merged_at)`,
 //! `work_item_facts(org_id, completed_at)`).
 
 pub mod code;

@@ -7,14 +7,11 @@ use domain::OrgId;
 use super::{Arg, Scope, Sql, fetch_built};
 use crate::{Conn, Result, Ts};
 
-/// Which PRs a metric reads.
+/// Which PRs a metric reads besides the merged ones (those are [`merged`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PrPopulation {
     /// Opened in the window (`pr_opened`).
     Opened,
-    /// Merged in the window, read through `pr_metrics(org_id, merged_at)` (throughput, the
-    /// phases, size, merged without review).
-    Merged,
     /// With a review latency, opened before the window ends; the caller keeps those whose
     /// first review (`created_at + review_latency_s`) falls in the window.
     Reviewed,
@@ -36,24 +33,8 @@ pub struct PrRow {
     pub merged_at: Option<DateTime<Utc>>,
     /// Closed.
     pub closed_at: Option<DateTime<Utc>>,
-    /// Cycle time.
-    pub cycle_s: Option<f64>,
-    /// Lead time.
-    pub lead_s: Option<f64>,
-    /// Coding time.
-    pub coding_s: Option<f64>,
-    /// Pickup time.
-    pub pickup_s: Option<f64>,
-    /// Review time.
-    pub review_s: Option<f64>,
-    /// Merge time.
-    pub merge_s: Option<f64>,
     /// Review latency.
     pub review_latency_s: Option<f64>,
-    /// Size in lines.
-    pub size: Option<i64>,
-    /// Reviewed before merge (false without a `pr_metrics` row).
-    pub reviewed_before_merge: Option<bool>,
 }
 
 #[derive(sqlx::FromRow)]
@@ -63,15 +44,7 @@ struct Raw {
     created_at: Ts,
     merged_at: Option<Ts>,
     closed_at: Option<Ts>,
-    cycle_s: Option<f64>,
-    lead_s: Option<f64>,
-    coding_s: Option<f64>,
-    pickup_s: Option<f64>,
-    review_s: Option<f64>,
-    merge_s: Option<f64>,
     review_latency_s: Option<f64>,
-    size: Option<i64>,
-    reviewed_before_merge: Option<bool>,
 }
 
 impl From<Raw> for PrRow {
@@ -82,15 +55,7 @@ impl From<Raw> for PrRow {
             created_at: r.created_at.get(),
             merged_at: r.merged_at.map(Ts::get),
             closed_at: r.closed_at.map(Ts::get),
-            cycle_s: r.cycle_s,
-            lead_s: r.lead_s,
-            coding_s: r.coding_s,
-            pickup_s: r.pickup_s,
-            review_s: r.review_s,
-            merge_s: r.merge_s,
             review_latency_s: r.review_latency_s,
-            size: r.size,
-            reviewed_before_merge: r.reviewed_before_merge,
         }
     }
 }
@@ -111,7 +76,6 @@ pub async fn prs(
     );
     let filter = match population {
         PrPopulation::Opened => format!("p.created_at >= {f} AND p.created_at < {t}"),
-        PrPopulation::Merged => format!("m.merged_at >= {f} AND m.merged_at < {t}"),
         PrPopulation::Reviewed => {
             format!("m.review_latency_s IS NOT NULL AND p.created_at < {t}")
         }
@@ -121,26 +85,74 @@ pub async fn prs(
              AND (p.closed_at IS NULL OR p.closed_at >= {f})"
         ),
     };
-    // Merged PRs are driven from pr_metrics (its merged_at index); the others from the PRs.
-    let from_clause = match population {
-        PrPopulation::Merged => {
-            "FROM pr_metrics m JOIN pull_requests p ON p.org_id = m.org_id \
-             AND p.repo_id = m.repo_id AND p.number = m.number WHERE m.org_id = $1"
-        }
-        _ => {
-            "FROM pull_requests p LEFT JOIN pr_metrics m ON m.org_id = p.org_id \
-             AND m.repo_id = p.repo_id AND m.number = p.number WHERE p.org_id = $1"
-        }
-    };
     sql.push(&format!(
-        "SELECT p.state, p.is_draft, p.created_at, p.merged_at, p.closed_at, m.cycle_s, \
-         m.lead_s, m.coding_s, m.pickup_s, m.review_s, m.merge_s, m.review_latency_s, m.size, \
-         m.reviewed_before_merge {from_clause} AND {filter}"
+        "SELECT p.state, p.is_draft, p.created_at, p.merged_at, p.closed_at, \
+         m.review_latency_s FROM pull_requests p LEFT JOIN pr_metrics m \
+         ON m.org_id = p.org_id AND m.repo_id = p.repo_id AND m.number = p.number \
+         WHERE p.org_id = $1 AND {filter}"
     ));
     sql.repo("p.repo_id", scope);
     sql.who("p.author_identity_id", scope);
     let rows: Vec<Raw> = fetch_built!(conn, sql, Raw)?;
     Ok(rows.into_iter().map(PrRow::from).collect())
+}
+
+/// One PR merged in the window with its derived values (durations in seconds).
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
+pub struct MergedPr {
+    /// `t4`.
+    #[sqlx(try_from = "Ts")]
+    pub merged_at: DateTime<Utc>,
+    /// Cycle time.
+    pub cycle_s: Option<f64>,
+    /// Lead time.
+    pub lead_s: Option<f64>,
+    /// Coding time.
+    pub coding_s: Option<f64>,
+    /// Pickup time.
+    pub pickup_s: Option<f64>,
+    /// Review time.
+    pub review_s: Option<f64>,
+    /// Merge time.
+    pub merge_s: Option<f64>,
+    /// Size in lines.
+    pub size: Option<i64>,
+    /// Reviewed before merge.
+    pub reviewed_before_merge: bool,
+}
+
+/// The PRs of `scope` merged in `[from, to)` (throughput, the phases, size, merged without
+/// review), read from `pr_metrics` alone — by `(org_id, repo_id, merged_at)` for a repository,
+/// `(org_id, merged_at)` otherwise — and joined with the PRs only to filter by author.
+pub async fn merged(
+    conn: &mut Conn<'_>,
+    org: OrgId,
+    scope: &Scope,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> Result<Vec<MergedPr>> {
+    let mut sql = Sql::new(org);
+    let (f, t) = (
+        sql.arg(Arg::Ts(Ts::new(from))),
+        sql.arg(Arg::Ts(Ts::new(to))),
+    );
+    let by_author = scope.person.is_some() || scope.team.is_some();
+    sql.push(&format!(
+        "SELECT m.merged_at, m.cycle_s, m.lead_s, m.coding_s, m.pickup_s, m.review_s, \
+         m.merge_s, m.size, m.reviewed_before_merge FROM pr_metrics m{} \
+         WHERE m.org_id = $1 AND m.merged_at >= {f} AND m.merged_at < {t}",
+        if by_author {
+            " JOIN pull_requests p ON p.org_id = m.org_id AND p.repo_id = m.repo_id \
+             AND p.number = m.number"
+        } else {
+            ""
+        }
+    ));
+    sql.repo("m.repo_id", scope);
+    if by_author {
+        sql.who("p.author_identity_id", scope);
+    }
+    Ok(fetch_built!(conn, sql, MergedPr)?)
 }
 
 /// When each non-self review of `scope` in `[from, to)` was submitted (`reviews_given`,
