@@ -57,35 +57,46 @@ fn git_log_secs(repo: &Path) -> f64 {
     start.elapsed().as_secs_f64()
 }
 
+/// Appends `n` empty commits to `main`, each a minute after the one before (new work is newer
+/// than the history it builds on: the generated history runs years past today, and commits dated
+/// before their parents make the walk's date-ordered boundary search read far back, as in git).
 fn append(repo: &Path, n: usize) {
+    let run = |args: &[&str], date: Option<&str>| {
+        let mut cmd = Command::new("git");
+        cmd.args(args).current_dir(repo);
+        if let Some(d) = date {
+            cmd.env("GIT_AUTHOR_DATE", d).env("GIT_COMMITTER_DATE", d);
+        }
+        let out = cmd.output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap().trim().to_owned()
+    };
+    let tip_time: i64 = run(&["log", "-1", "--format=%ct", "main"], None)
+        .parse()
+        .unwrap();
     for i in 0..n {
-        let run = |args: &[&str]| {
-            let out = Command::new("git")
-                .args(args)
-                .current_dir(repo)
-                .output()
-                .unwrap();
-            assert!(
-                out.status.success(),
-                "{}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-            String::from_utf8(out.stdout).unwrap().trim().to_owned()
-        };
-        let tree = run(&["rev-parse", "main^{tree}"]);
-        let new = run(&[
-            "-c",
-            "user.name=Bench",
-            "-c",
-            "user.email=bench@example.com",
-            "commit-tree",
-            &tree,
-            "-p",
-            "main",
-            "-m",
-            &format!("appended {i}"),
-        ]);
-        run(&["update-ref", "refs/heads/main", &new]);
+        let tree = run(&["rev-parse", "main^{tree}"], None);
+        let date = format!("@{} +0000", tip_time + 60 * (i as i64 + 1));
+        let new = run(
+            &[
+                "-c",
+                "user.name=Bench",
+                "-c",
+                "user.email=bench@example.com",
+                "commit-tree",
+                &tree,
+                "-p",
+                "main",
+                "-m",
+                &format!("appended {i}"),
+            ],
+            Some(&date),
+        );
+        run(&["update-ref", "refs/heads/main", &new], None);
     }
 }
 

@@ -10,7 +10,7 @@ use std::path::Path;
 use std::process::Command;
 
 use sync::git::generate::{GenOptions, generate_repo};
-use sync::git::{GitRepo, Limits, Reader, StatsState};
+use sync::git::{GitRepo, Limits, ParallelReader, Reader, StatsState};
 
 fn git(dir: &Path, args: &[&str]) -> String {
     let out = Command::new("git")
@@ -151,6 +151,22 @@ fn every_commit_matches_git_log_numstat() {
                 c.sha
             );
         }
+    }
+
+    // Several diffing threads return what one thread reads, in the same order.
+    let mut reader = Reader::default();
+    let one: Vec<_> = plan
+        .ids
+        .iter()
+        .map(|id| repo.read(&mut reader, *id, Limits::default()).unwrap())
+        .collect();
+    for threads in [2, 3] {
+        let mut parallel = ParallelReader::with_threads(&repo, threads);
+        let mut many = Vec::new();
+        for chunk in plan.ids.chunks(97) {
+            many.extend(parallel.read(chunk, Limits::default()).unwrap());
+        }
+        assert_eq!(many, one, "{threads} threads");
     }
 }
 

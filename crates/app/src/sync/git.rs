@@ -13,7 +13,9 @@ use store::analytics::commits::{NewCommit, NewFile};
 use store::analytics::cursors::{self, CursorKey};
 use store::analytics::repos::{self, NewRepo};
 use store::analytics::sync_runs::{self, NewRun, Outcome};
-use sync::git::{GitCommit, GitError, GitRepo, Limits, Mailmap, ObjectId, Reader, StatsState};
+use sync::git::{
+    GitCommit, GitError, GitRepo, Limits, Mailmap, ObjectId, ParallelReader, StatsState,
+};
 use tokio::sync::mpsc;
 
 use super::authors::Authors;
@@ -366,16 +368,13 @@ impl Job<'_> {
             already_running: false,
         };
 
-        // The reader diffs on its own thread while batches are written here.
+        // The readers diff on their own threads while batches are written here.
         let (tx_batches, mut rx) = mpsc::channel::<Result<Vec<GitCommit>, GitError>>(2);
         let limits = self.opts.limits;
         let reader = tokio::task::spawn_blocking(move || {
-            let mut state = Reader::default();
+            let mut readers = ParallelReader::new(&repo);
             for chunk in ids.chunks(BATCH) {
-                let batch: Result<Vec<GitCommit>, GitError> = chunk
-                    .iter()
-                    .map(|id| repo.read(&mut state, *id, limits))
-                    .collect();
+                let batch = readers.read(chunk, limits);
                 let failed = batch.is_err();
                 if tx_batches.blocking_send(batch).is_err() || failed {
                     return;

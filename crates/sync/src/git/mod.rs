@@ -5,12 +5,14 @@
 pub mod generate;
 mod mailmap;
 mod numstat;
+mod parallel;
 mod repo;
 mod types;
 
 pub use gix::ObjectId;
 pub use mailmap::Mailmap;
 pub use numstat::Limits;
+pub use parallel::ParallelReader;
 pub use repo::{GitRepo, Reader, Tip, WalkPlan};
 pub use types::{ChangeKind, FileStat, GitCommit, Person, StatsState};
 
