@@ -160,6 +160,15 @@ impl KeyRing {
 
     /// Verifies a token at `now` (see the module documentation for every check).
     pub fn verify(&self, token: &str, now: DateTime<Utc>) -> Result<AccessClaims, InvalidToken> {
+        let claims = self.verify_signed(token)?;
+        claims.check_times(now)?;
+        Ok(claims)
+    }
+
+    /// Every check but the clock: header, key, signature, issuer, audience and the exact claim
+    /// set. Its result depends on the token text alone, so a caller may keep it briefly for the
+    /// same text and run [`AccessClaims::check_times`] on each use.
+    pub fn verify_signed(&self, token: &str) -> Result<AccessClaims, InvalidToken> {
         let header = jsonwebtoken::decode_header(token).map_err(|_| InvalidToken("malformed"))?;
         if header.alg != Algorithm::HS256 {
             return Err(InvalidToken("algorithm"));
@@ -183,15 +192,20 @@ impl KeyRing {
         if CLAIMS.iter().any(|c| !object.contains_key(*c)) {
             return Err(InvalidToken("a claim is missing"));
         }
-        let claims: AccessClaims =
-            serde_json::from_value(data.claims).map_err(|_| InvalidToken("claims"))?;
-        if claims.exp <= (now - LEEWAY).timestamp() {
+        serde_json::from_value(data.claims).map_err(|_| InvalidToken("claims"))
+    }
+}
+
+impl AccessClaims {
+    /// Not expired and not issued in the future at `now`, with the leeway.
+    pub fn check_times(&self, now: DateTime<Utc>) -> Result<(), InvalidToken> {
+        if self.exp <= (now - LEEWAY).timestamp() {
             return Err(InvalidToken("expired"));
         }
-        if claims.iat > (now + LEEWAY).timestamp() {
+        if self.iat > (now + LEEWAY).timestamp() {
             return Err(InvalidToken("issued in the future"));
         }
-        Ok(claims)
+        Ok(())
     }
 }
 

@@ -30,12 +30,19 @@ impl App {
     /// Authenticates an access JWT: signature, claims, then the live session and membership.
     pub async fn authenticate_access(&self, jwt: &str) -> Result<Principal> {
         let now = self.clock().now();
-        let claims = self
-            .identity()
-            .config
-            .keys
-            .access
-            .verify(jwt, now)
+        let identity = self.identity();
+        let claims = match identity.access_tokens.get(jwt) {
+            Some(c) => Ok(c),
+            None => {
+                let c = identity.config.keys.access.verify_signed(jwt);
+                if let Ok(c) = &c {
+                    identity.access_tokens.put(jwt.to_owned(), c.clone());
+                }
+                c
+            }
+        };
+        let claims = claims
+            .and_then(|c| c.check_times(now).map(|()| c))
             .map_err(|e| {
                 tracing::debug!(error = %e, "access token refused");
                 errors::invalid_token()

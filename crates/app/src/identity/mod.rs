@@ -138,6 +138,9 @@ impl Client {
 pub(crate) struct Identity {
     pub(crate) config: IdentityConfig,
     pub(crate) passwords: PasswordPool,
+    /// Access tokens whose signature and claims were checked, by their text (the clock is
+    /// checked on every use): HMAC and two JSON parses per request were a tenth of `/auth/me`.
+    pub(crate) access_tokens: cache::TtlCache<String, auth::access::AccessClaims>,
     pub(crate) sessions: cache::TtlCache<Uuid, store::identity::sessions::SessionView>,
     pub(crate) tokens: cache::TtlCache<String, store::identity::api_tokens::TokenAuth>,
     /// A user's row and memberships as `GET /auth/me` shows them: the SPA asks on every page
@@ -151,6 +154,7 @@ impl Identity {
         Arc::new(Self {
             config,
             passwords: PasswordPool::per_cpu(),
+            access_tokens: cache::TtlCache::new(),
             sessions: cache::TtlCache::new(),
             tokens: cache::TtlCache::new(),
             accounts: cache::TtlCache::new(),
