@@ -172,7 +172,9 @@ pub async fn claim_due(
     Ok(rows.into_iter().map(row).collect())
 }
 
-/// Records an attempt's result.
+/// Records an attempt's result. A row superseded while its push was in flight (a newer token
+/// for the org was enqueued meanwhile) still records a delivery: ops did receive it. Any other
+/// result leaves a superseded row alone; the newer row carries the org's state.
 #[allow(clippy::too_many_arguments)]
 pub async fn record(
     conn: &mut Conn<'_>,
@@ -187,7 +189,8 @@ pub async fn record(
     let delivered = (status == Status::Delivered).then(|| Ts::new(now));
     on_conn!(conn, c => sqlx::query(
         "UPDATE outbox SET status = $2, attempts = $3, next_attempt_at = $4, last_status = $5, \
-         last_error = $6, delivered_at = $7 WHERE id = $1 AND status = 'pending'",
+         last_error = $6, delivered_at = $7 WHERE id = $1 \
+         AND (status = 'pending' OR (status = 'superseded' AND $2 = 'delivered'))",
     )
     .bind(id)
     .bind(status.as_str())
