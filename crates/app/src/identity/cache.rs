@@ -1,4 +1,4 @@
-//! A small time-bounded cache for session and token state.
+//! A small time-bounded cache for session, token and account state and verified access tokens.
 //!
 //! Entries live at most one second, which bounds how long another replica can keep honouring a
 //! revoked session or token (identity spec §2.2: invalidated across replicas within 1 s); this
