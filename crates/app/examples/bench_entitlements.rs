@@ -16,6 +16,8 @@ use ed25519_dalek::{Signature, SigningKey};
 use license::{Anchor, Expect, Purpose};
 use serde_json::json;
 
+mod support;
+
 const KID: &str = "bench-entitlement-1";
 
 fn per_op(start: Instant, n: u32) -> f64 {
@@ -31,20 +33,7 @@ async fn main() {
         key: key.verifying_key(),
     }]));
     let dir = tempfile::tempdir().unwrap();
-    let store = store::Store::connect(
-        &store::DatabaseUrl::Sqlite(dir.path().join("bench.db")),
-        &store::PoolOptions::default(),
-    )
-    .await
-    .unwrap();
-    store.migrate().await.unwrap();
-    let org = OrgId::new();
-    {
-        let mut c = store.acquire().await.unwrap();
-        store::identity::orgs::insert(&mut c.conn(), org, "Bench", "bench", chrono::Utc::now())
-            .await
-            .unwrap();
-    }
+    let (store, org) = support::sqlite_with_org(dir.path()).await;
     let mut config = EntitlementConfig::new(Mode::Saas, "saas-bench", None).unwrap();
     config.anchors = anchors;
     let app = app::App::new(

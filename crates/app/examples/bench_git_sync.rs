@@ -18,16 +18,11 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use app::sync::GitSyncOptions;
-use domain::{OrgId, SystemClock};
+use domain::SystemClock;
 use sync::git::generate::{GenOptions, generate_repo};
 
-fn arg(name: &str, default: u64) -> u64 {
-    let args: Vec<String> = std::env::args().collect();
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1))
-        .map_or(default, |v| v.parse().expect("a number"))
-}
+mod support;
+use support::{arg, sqlite_with_org};
 
 /// Peak resident set of this process since the last reset, in MiB.
 fn peak_rss_mib() -> f64 {
@@ -115,20 +110,7 @@ async fn main() {
         t.elapsed().as_secs_f64()
     );
 
-    let store = store::Store::connect(
-        &store::DatabaseUrl::Sqlite(dir.path().join("bench.db")),
-        &store::PoolOptions::default(),
-    )
-    .await
-    .unwrap();
-    store.migrate().await.unwrap();
-    let org = OrgId::new();
-    {
-        let mut c = store.acquire().await.unwrap();
-        store::identity::orgs::insert(&mut c.conn(), org, "Bench", "bench", chrono::Utc::now())
-            .await
-            .unwrap();
-    }
+    let (store, org) = sqlite_with_org(dir.path()).await;
     let app = app::App::new(
         store,
         Arc::new(SystemClock),

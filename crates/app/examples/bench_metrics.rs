@@ -27,15 +27,10 @@ use domain::{OrgId, RepoId, Role, SystemClock, UserId};
 use store::testing::TestDb;
 use store::{Backend, Id, on_conn, sqlx};
 
-const REPOS: usize = 10;
+mod support;
+use support::arg;
 
-fn arg(name: &str, default: u64) -> u64 {
-    let args: Vec<String> = std::env::args().collect();
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1))
-        .map_or(default, |v| v.parse().expect("a number"))
-}
+const REPOS: usize = 10;
 
 #[tokio::main]
 async fn main() {

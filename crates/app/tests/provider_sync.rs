@@ -291,12 +291,8 @@ backend_tests! {
         let app = app(db);
         let fake = Fake::start("gitlab").await;
         let org = org(db, "acme").await;
-        let i = app
-            .create_integration(org, &new_integration("gitlab", format!("{}/api/v4", fake.base), "glpat-fixture0000"))
-            .await
-            .unwrap();
+        let (i, repo) = gitlab_repo(&app, org, &fake).await;
         assert_eq!(i.auth_kind, "private_token");
-        let repo = app.add_hosted_repo(org, i.id, "42").await.unwrap();
         let s = app.sync_pull_requests(org, repo, &opts(), &()).await.unwrap();
         assert_eq!(s.status, "succeeded", "a collapsed diff makes a size partial, not the run");
         assert!(fake.hits().iter().all(|h| h.authorization.as_deref() == Some("glpat-fixture0000")));
@@ -384,11 +380,7 @@ backend_tests! {
         let app = app(db);
         let fake = Fake::start("gitlab").await;
         let org = org(db, "acme").await;
-        let i = app
-            .create_integration(org, &new_integration("gitlab", format!("{}/api/v4", fake.base), "glpat-fixture0000"))
-            .await
-            .unwrap();
-        let repo = app.add_hosted_repo(org, i.id, "42").await.unwrap();
+        let (_, repo) = gitlab_repo(&app, org, &fake).await;
         fake.inject("GET", "/api/v4/projects/42/merge_requests/7/notes", 6, Canned::server_error(500));
         let first = app.sync_pull_requests(org, repo, &opts(), &()).await.unwrap();
         assert_eq!((first.status.as_str(), first.written), ("partial", 2));

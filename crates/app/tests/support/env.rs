@@ -6,7 +6,8 @@ use std::sync::Arc;
 
 use app::App;
 use app::sync::{
-    IntegrationKey, IntegrationSettings, NewIntegration, ProviderSyncOptions, SecretText,
+    IntegrationKey, IntegrationSettings, IntegrationView, NewIntegration, ProviderSyncOptions,
+    SecretText,
 };
 use auth::secrets::Place;
 use chrono::{DateTime, Utc};
@@ -100,6 +101,23 @@ pub async fn github_repo(app: &App, org: OrgId, fake: &Fake) -> (IntegrationId, 
         .await
         .unwrap();
     (i.id, repo)
+}
+
+/// An org's GitLab integration and the fixture project (id 42) bound to it.
+pub async fn gitlab_repo(app: &App, org: OrgId, fake: &Fake) -> (IntegrationView, RepoId) {
+    let i = app
+        .create_integration(
+            org,
+            &new_integration(
+                "gitlab",
+                format!("{}/api/v4", fake.base),
+                "glpat-fixture0000",
+            ),
+        )
+        .await
+        .unwrap();
+    let repo = app.add_hosted_repo(org, i.id, "42").await.unwrap();
+    (i, repo)
 }
 
 pub async fn pr_rows(db: &TestDb, org: OrgId, repo: RepoId) -> pull_requests::RowCounts {
