@@ -43,12 +43,7 @@ pub async fn run(file: Option<&Path>, cmd: SyncCommand) -> Result<(), CliError> 
             branch,
             json,
         } => {
-            let org = app.resolve_org(&org).await.map_err(|e| {
-                CliError::failure(
-                    e.message,
-                    Some("pass --org with an organization id or slug"),
-                )
-            })?;
+            let org = super::sync_providers::org_of(&app, &org).await?;
             let repo = app.register_local_repo(org, &path).await.map_err(|e| {
                 CliError::failure(e.message, Some("give the path of a git repository"))
             })?;

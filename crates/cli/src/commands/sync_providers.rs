@@ -174,7 +174,8 @@ fn report(s: &ProviderSyncSummary, json: bool) {
     line(text);
 }
 
-async fn org_of(app: &App, org: &str) -> Result<OrgId, CliError> {
+/// The org named by `--org` (id or slug), or a one-line error with the hint.
+pub(super) async fn org_of(app: &App, org: &str) -> Result<OrgId, CliError> {
     app.resolve_org(org).await.map_err(|e| {
         CliError::failure(
             e.message,
