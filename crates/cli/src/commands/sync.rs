@@ -14,8 +14,27 @@ use crate::error::CliError;
 use crate::output::line;
 use crate::startup;
 
-/// Draws sync progress; hidden when stderr is not a terminal.
-struct Bar(ProgressBar);
+/// Draws sync progress; hidden when stderr is not a terminal. Shared by `sync git` and the
+/// provider syncs (`sync github|gitlab|work-items`).
+pub(super) struct Bar(ProgressBar);
+
+impl Bar {
+    /// A spinner that turns into a bar once a phase knows its total.
+    pub(super) fn start() -> Bar {
+        let bar = ProgressBar::new_spinner();
+        bar.set_style(
+            ProgressStyle::with_template("{spinner} [{elapsed}] {bar:30} {pos}/{len} {msg}")
+                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        );
+        bar.enable_steady_tick(Duration::from_millis(200));
+        Bar(bar)
+    }
+
+    /// Removes the bar so the summary line stands alone.
+    pub(super) fn finish(&self) {
+        self.0.finish_and_clear();
+    }
+}
 
 impl ProgressSink for Bar {
     fn report(&self, p: &Progress) {
@@ -47,19 +66,14 @@ pub async fn run(file: Option<&Path>, cmd: SyncCommand) -> Result<(), CliError> 
             let repo = app.register_local_repo(org, &path).await.map_err(|e| {
                 CliError::failure(e.message, Some("give the path of a git repository"))
             })?;
-            let bar = ProgressBar::new_spinner();
-            bar.set_style(
-                ProgressStyle::with_template("{spinner} [{elapsed}] {bar:30} {pos}/{len} {msg}")
-                    .unwrap_or_else(|_| ProgressStyle::default_bar()),
-            );
-            bar.enable_steady_tick(Duration::from_millis(200));
+            let bar = Bar::start();
             let started = Instant::now();
             let opts = GitSyncOptions {
                 branch,
                 ..GitSyncOptions::default()
             };
-            let result = app.sync_git_repo(org, repo, &opts, &Bar(bar.clone())).await;
-            bar.finish_and_clear();
+            let result = app.sync_git_repo(org, repo, &opts, &bar).await;
+            bar.finish();
             let s = result.map_err(|e| {
                 let hint = match e.code {
                     "ref_not_found" => Some("pass --branch with an existing branch"),

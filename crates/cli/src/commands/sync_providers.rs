@@ -11,6 +11,7 @@ use app::sync::{
 use clap::Args;
 use domain::{IntegrationId, OrgId};
 
+use super::sync::Bar;
 use crate::error::CliError;
 use crate::output::line;
 
@@ -201,17 +202,15 @@ pub async fn github(app: &App, a: GithubArgs) -> Result<(), CliError> {
         .await
         .map_err(failure)?;
     let opts = ProviderSyncOptions::default();
-    let s = app
-        .sync_pull_requests(org, repo, &opts, &())
-        .await
-        .map_err(failure)?;
-    report(&s, a.json);
+    let bar = Bar::start();
+    let s = app.sync_pull_requests(org, repo, &opts, &bar).await;
+    bar.finish();
+    report(&s.map_err(failure)?, a.json);
     if a.issues {
-        let s = app
-            .sync_github_issues(org, repo, &opts, &())
-            .await
-            .map_err(failure)?;
-        report(&s, a.json);
+        let bar = Bar::start();
+        let s = app.sync_github_issues(org, repo, &opts, &bar).await;
+        bar.finish();
+        report(&s.map_err(failure)?, a.json);
     }
     Ok(())
 }
@@ -232,11 +231,12 @@ pub async fn gitlab(app: &App, a: GitlabArgs) -> Result<(), CliError> {
         .add_hosted_repo(org, i.id, &a.project)
         .await
         .map_err(failure)?;
+    let bar = Bar::start();
     let s = app
-        .sync_pull_requests(org, repo, &ProviderSyncOptions::default(), &())
-        .await
-        .map_err(failure)?;
-    report(&s, a.json);
+        .sync_pull_requests(org, repo, &ProviderSyncOptions::default(), &bar)
+        .await;
+    bar.finish();
+    report(&s.map_err(failure)?, a.json);
     Ok(())
 }
 
@@ -280,10 +280,11 @@ pub async fn work_items(app: &App, a: WorkItemsArgs) -> Result<(), CliError> {
             ));
         }
     };
+    let bar = Bar::start();
     let s = app
-        .sync_work_items(org, id, &ProviderSyncOptions::default(), &())
-        .await
-        .map_err(failure)?;
-    report(&s, a.json);
+        .sync_work_items(org, id, &ProviderSyncOptions::default(), &bar)
+        .await;
+    bar.finish();
+    report(&s.map_err(failure)?, a.json);
     Ok(())
 }
