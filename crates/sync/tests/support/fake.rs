@@ -1,5 +1,6 @@
-//! A fake provider server on 127.0.0.1:0 that serves the recorded-shape fixtures of
-//! `crates/sync/tests/fixtures/providers/<provider>/` (see the README there; app's provider sync
+//! A fake provider server on 127.0.0.1:0 that serves the fixtures of
+//! `crates/sync/tests/fixtures/providers/<provider>/` (reconstructed shapes) or
+//! `…/providers/recorded/<provider>/` (live recordings; see the README there; app's provider sync
 //! tests include this file by path and read the same fixtures in place) and can be scripted to inject
 //! rate limits, server errors and deferrals. It answers `If-None-Match` with `304` like the real
 //! APIs, and logs every request so tests can count them.
@@ -135,6 +136,7 @@ struct Injection {
     method: String,
     path: String,
     body_contains: Option<String>,
+    query_contains: Option<String>,
     remaining: u32,
     response: Canned,
 }
@@ -219,6 +221,27 @@ impl Fake {
             method: method.to_owned(),
             path: path.to_owned(),
             body_contains: body_contains.map(str::to_owned),
+            query_contains: None,
+            remaining: times,
+            response,
+        });
+    }
+
+    /// Like [`Fake::inject`], only for requests whose raw query contains `query_contains`
+    /// (a later page of a listing whose first page is served from a fixture).
+    pub fn inject_query(
+        &self,
+        method: &str,
+        path: &str,
+        query_contains: &str,
+        times: u32,
+        response: Canned,
+    ) {
+        self.inner.lock().unwrap().injections.push(Injection {
+            method: method.to_owned(),
+            path: path.to_owned(),
+            body_contains: None,
+            query_contains: Some(query_contains.to_owned()),
             remaining: times,
             response,
         });
@@ -323,10 +346,15 @@ fn respond(status: u16, headers: &[(String, String)], body: String) -> Response 
     let mut resp = Response::new(Body::from(body));
     *resp.status_mut() = StatusCode::from_u16(status).unwrap();
     let h = resp.headers_mut();
-    h.insert(
-        "content-type",
-        HeaderValue::from_static("application/json; charset=utf-8"),
-    );
+    if !headers
+        .iter()
+        .any(|(k, _)| k.eq_ignore_ascii_case("content-type"))
+    {
+        h.insert(
+            "content-type",
+            HeaderValue::from_static("application/json; charset=utf-8"),
+        );
+    }
     for (k, v) in headers {
         h.append(
             HeaderName::from_bytes(k.as_bytes()).unwrap(),
@@ -388,6 +416,9 @@ fn pick(
             && i.method == method
             && i.path == path
             && i.body_contains.as_deref().is_none_or(|s| body.contains(s))
+            && i.query_contains
+                .as_deref()
+                .is_none_or(|s| query.contains(s))
     }) {
         inj.remaining -= 1;
         let c = inj.response.clone();
