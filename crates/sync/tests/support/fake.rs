@@ -181,9 +181,16 @@ impl Fake {
     /// Serves `crates/sync/tests/fixtures/providers/<provider>/` on a loopback port (the path
     /// goes through `../sync` so it resolves from the app crate's manifest directory too).
     pub async fn start(provider: &str) -> Fake {
-        let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-            .join("../sync/tests/fixtures/providers")
-            .join(provider);
+        Fake::start_dir(
+            PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+                .join("../sync/tests/fixtures/providers")
+                .join(provider),
+        )
+        .await
+    }
+
+    /// Serves the fixtures and `routes.json` of `dir` (a recorder's output, say).
+    pub async fn start_dir(dir: PathBuf) -> Fake {
         let routes: Vec<Route> =
             serde_json::from_str(&std::fs::read_to_string(dir.join("routes.json")).unwrap())
                 .unwrap();

@@ -3,6 +3,7 @@
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 pub mod fake;
+pub mod recorder;
 
 use std::sync::Arc;
 
