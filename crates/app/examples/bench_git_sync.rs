@@ -146,7 +146,7 @@ async fn main() {
     let t = Instant::now();
     let git = sync::git::GitRepo::open(&repo).unwrap();
     let tip = git.tip(None).unwrap();
-    let plan = git.plan(tip.id, Some(old_tip)).unwrap();
+    let plan = git.plan(tip.id, Some(old_tip), None).unwrap();
     let plan_secs = t.elapsed().as_secs_f64();
     assert_eq!(plan.ids.len(), 100);
     let t = Instant::now();

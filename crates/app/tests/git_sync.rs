@@ -184,6 +184,39 @@ backend_tests! {
         assert_eq!(err.code, "not_found");
     }
 
+    async fn a_first_sync_since_a_date_reads_what_git_rev_list_since_lists(db: &TestDb) {
+        let app = app(db);
+        let org = org(db, "acme").await;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("repo.git");
+        let generated = generate_repo(&path, GenOptions { commits: 160, seed: 9 }).unwrap();
+        // The committer time of the commit halfway down the first-parent history.
+        let mid = git(&path, &["log", "--first-parent", "--skip=60", "-1", "--format=%cI", "main"]);
+        let since = chrono::DateTime::parse_from_rfc3339(&mid).unwrap().with_timezone(&chrono::Utc);
+        let want: std::collections::BTreeSet<String> =
+            git(&path, &["rev-list", &format!("--since={mid}"), "main"]).lines().map(str::to_owned).collect();
+        assert!(want.len() > 60 && want.len() < generated.commits as usize, "{}", want.len());
+
+        let repo = app.register_local_repo(org, &path).await.unwrap();
+        let opts = GitSyncOptions { since: Some(since), ..GitSyncOptions::default() };
+        let s = app.sync_git_repo(org, repo, &opts, &()).await.unwrap();
+        assert_eq!(s.commits, want.len() as u64);
+        let mut c = db.store.acquire().await.unwrap();
+        let got: std::collections::BTreeSet<String> =
+            commits::shas(&mut c.conn(), org, repo).await.unwrap().into_iter().collect();
+        assert_eq!(got, want);
+        drop(c);
+
+        // Once a tip is synced, --since no longer applies: new commits are read, none skipped.
+        append(&path, 3);
+        let later = GitSyncOptions {
+            since: Some(chrono::Utc::now() + chrono::Duration::days(365)),
+            ..GitSyncOptions::default()
+        };
+        let more = app.sync_git_repo(org, repo, &later, &()).await.unwrap();
+        assert_eq!(more.commits, 3);
+    }
+
     async fn a_broken_repository_fails_its_run_and_keeps_the_cursor(db: &TestDb) {
         let app = app(db);
         let org = org(db, "acme").await;

@@ -88,6 +88,10 @@ pub enum SyncCommand {
         /// The branch to sync (default: the branch HEAD points at).
         #[arg(long)]
         branch: Option<String>,
+        /// On the first sync only, read commits committed since this date (YYYY-MM-DD, UTC
+        /// midnight, or an RFC 3339 time); later syncs continue from the synced tip.
+        #[arg(long, value_name = "DATE", value_parser = parse_since)]
+        since: Option<chrono::DateTime<chrono::Utc>>,
         /// Print the summary as JSON.
         #[arg(long)]
         json: bool,
@@ -532,4 +536,14 @@ pub enum OutboxCommand {
         #[arg(long)]
         all_dead: bool,
     },
+}
+
+/// `--since`: a date (midnight UTC) or an RFC 3339 time.
+fn parse_since(s: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {
+    if let Ok(d) = chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d") {
+        return Ok(d.and_time(chrono::NaiveTime::MIN).and_utc());
+    }
+    chrono::DateTime::parse_from_rfc3339(s)
+        .map(|t| t.with_timezone(&chrono::Utc))
+        .map_err(|_| format!("{s:?} is not a date; give YYYY-MM-DD or an RFC 3339 time"))
 }

@@ -103,7 +103,7 @@ fn every_commit_matches_git_log_numstat() {
     let repo = GitRepo::open(&path).unwrap();
     let tip = repo.tip(None).unwrap();
     assert_eq!(tip.ref_name, "refs/heads/main");
-    let plan = repo.plan(tip.id, None).unwrap();
+    let plan = repo.plan(tip.id, None, None).unwrap();
     let expected = git_numstat(&path);
     assert_eq!(plan.ids.len(), expected.len());
     assert_eq!(plan.ids.len(), summary.commits as usize);
@@ -185,11 +185,16 @@ fn an_incremental_plan_reads_only_new_commits() {
     let repo = GitRepo::open(&path).unwrap();
     let tip = repo.tip(Some("main")).unwrap();
 
-    assert!(repo.plan(tip.id, Some(tip.id)).unwrap().ids.is_empty());
+    assert!(
+        repo.plan(tip.id, Some(tip.id), None)
+            .unwrap()
+            .ids
+            .is_empty()
+    );
 
     let old = git(&path, &["rev-parse", "main~15"]);
     let old: sync::git::ObjectId = old.trim().parse().unwrap();
-    let plan = repo.plan(tip.id, Some(old)).unwrap();
+    let plan = repo.plan(tip.id, Some(old), None).unwrap();
     assert!(!plan.full_walk);
     let want: BTreeSet<String> = git(&path, &["rev-list", &format!("{old}..main")])
         .lines()
@@ -201,7 +206,7 @@ fn an_incremental_plan_reads_only_new_commits() {
 
     // An old tip whose objects are gone (history rewritten and pruned): the whole ref is walked.
     let gone: sync::git::ObjectId = "1111111111111111111111111111111111111111".parse().unwrap();
-    let plan = repo.plan(tip.id, Some(gone)).unwrap();
+    let plan = repo.plan(tip.id, Some(gone), None).unwrap();
     assert!(plan.full_walk);
     assert_eq!(plan.ids.len(), 120);
 }

@@ -7,6 +7,7 @@
 use std::path::{Path, PathBuf};
 
 use analytics::code::Exclusions;
+use chrono::{DateTime, Utc};
 use domain::{Limit, OrgId, RepoId, SyncRunId};
 use serde_json::json;
 use store::analytics::commits::{NewCommit, NewFile};
@@ -34,6 +35,9 @@ pub struct GitSyncOptions {
     pub trigger: &'static str,
     /// When a diff is stored as `partial`.
     pub limits: Limits,
+    /// A first sync reads only commits committed since then (`--since`); ignored once the
+    /// repository has a synced tip, so later syncs never leave a gap.
+    pub since: Option<DateTime<Utc>>,
 }
 
 impl Default for GitSyncOptions {
@@ -42,6 +46,7 @@ impl Default for GitSyncOptions {
             branch: None,
             trigger: "cli",
             limits: Limits::default(),
+            since: None,
         }
     }
 }
@@ -334,10 +339,13 @@ impl Job<'_> {
             .await?;
         let (plan, repo) = {
             let tip_id = tip.id;
-            tokio::task::spawn_blocking(move || repo.plan(tip_id, old_tip).map(|p| (p, repo)))
-                .await
-                .map_err(joined)?
-                .map_err(git_error)?
+            let since = self.opts.since.filter(|_| old_tip.is_none());
+            tokio::task::spawn_blocking(move || {
+                repo.plan(tip_id, old_tip, since).map(|p| (p, repo))
+            })
+            .await
+            .map_err(joined)?
+            .map_err(git_error)?
         };
         let known = if plan.full_walk {
             let mut c = self.app.store().acquire().await?;

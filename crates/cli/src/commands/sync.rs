@@ -60,6 +60,7 @@ pub async fn run(file: Option<&Path>, cmd: SyncCommand) -> Result<(), CliError> 
             path,
             org,
             branch,
+            since,
             json,
         } => {
             let org = super::sync_providers::org_of(&app, &org).await?;
@@ -70,6 +71,7 @@ pub async fn run(file: Option<&Path>, cmd: SyncCommand) -> Result<(), CliError> 
             let started = Instant::now();
             let opts = GitSyncOptions {
                 branch,
+                since,
                 ..GitSyncOptions::default()
             };
             let result = app.sync_git_repo(org, repo, &opts, &bar).await;

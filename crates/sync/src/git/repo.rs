@@ -106,7 +106,14 @@ impl GitRepo {
     /// The commits reachable from `tip` but not from `old_tip` (the last synced tip), oldest
     /// first. A rewritten history (force push) still hides what the old tip reaches, which the
     /// previous sync stored; only when the old tip's objects are gone is the whole ref walked.
-    pub fn plan(&self, tip: ObjectId, old_tip: Option<ObjectId>) -> Result<WalkPlan, GitError> {
+    /// With `since`, the walk stops at commits committed before it, as `git rev-list --since`
+    /// does (a first sync of a long history limited to its recent part).
+    pub fn plan(
+        &self,
+        tip: ObjectId,
+        old_tip: Option<ObjectId>,
+        since: Option<DateTime<Utc>>,
+    ) -> Result<WalkPlan, GitError> {
         let hidden = old_tip.filter(|id| self.repo.find_commit(*id).is_ok());
         let full_walk = old_tip.is_some() && hidden.is_none();
         if hidden == Some(tip) {
@@ -115,12 +122,14 @@ impl GitRepo {
                 full_walk,
             });
         }
-        let walk = self
-            .repo
-            .rev_walk([tip])
-            .with_hidden(hidden)
-            .all()
-            .map_err(GitError::read)?;
+        let mut walk = self.repo.rev_walk([tip]).with_hidden(hidden);
+        if let Some(since) = since {
+            walk = walk.sorting(gix::revision::walk::Sorting::ByCommitTimeCutoff {
+                order: gix::traverse::commit::simple::CommitTimeOrder::NewestFirst,
+                seconds: since.timestamp(),
+            });
+        }
+        let walk = walk.all().map_err(GitError::read)?;
         let mut commits = Vec::new();
         for info in walk {
             let info = info.map_err(GitError::read)?;
