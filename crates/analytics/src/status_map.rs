@@ -53,6 +53,21 @@ pub enum Source {
     Unmapped,
 }
 
+impl Source {
+    /// The name stored in `work_items.status_source` and shown by the mapping view.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Source::Special => "special",
+            Source::OrgStatus => "org_status",
+            Source::OrgLabel => "org_label",
+            Source::BuiltinLabel => "builtin_label",
+            Source::BuiltinName => "builtin_name",
+            Source::Category => "category",
+            Source::Unmapped => "unmapped",
+        }
+    }
+}
+
 /// The org's own mappings, keyed by normalised raw values.
 #[derive(Debug, Clone, Default)]
 pub struct OrgMappings {

@@ -426,3 +426,97 @@ backend_tests! {
         assert!(runs[0].started_at.is_some());
     }
 }
+
+/// An editor of `org`, as the API authorizes one.
+fn editor_of(org: domain::OrgId) -> app::authz::Principal {
+    app::authz::Principal {
+        user_id: domain::UserId::new(),
+        membership: Some((org, domain::Role::Editor)),
+        platform_admin: false,
+        credential: app::authz::Credential::Session,
+        credential_id: uuid::Uuid::now_v7(),
+    }
+}
+
+backend_tests! {
+    async fn a_saved_status_mapping_re_reads_and_re_resolves_stored_items(db: &TestDb) {
+        use app::authz::authorize;
+        use domain::permission::marker::{AnalyticsRead, SyncConfigure};
+        let app = app(db);
+        let fake = Fake::start("jira").await;
+        let org = org(db, "acme").await;
+        let input = NewIntegration {
+            settings: IntegrationSettings {
+                email: Some("ana@acme.example".into()),
+                projects: vec!["DEV".into()],
+                story_points_field: None,
+            },
+            ..new_integration("jira", fake.base.clone(), "atlassian-fixture0000")
+        };
+        let i = app.create_integration(org, &input).await.unwrap();
+        let first = app.sync_work_items(org, i.id, &opts(), &()).await.unwrap();
+        assert_eq!(first.written, 3);
+        let editor = editor_of(org);
+        let read = authorize::<AnalyticsRead>(Some(&editor)).unwrap();
+        let configure = authorize::<SyncConfigure>(Some(&editor)).unwrap();
+        let in_progress = |m: &app::sync::StatusMappings| {
+            m.observed
+                .iter()
+                .find(|o| o.raw == "In Progress")
+                .map(|o| (o.status.clone().unwrap(), o.source.clone().unwrap()))
+        };
+        // DEV-2 is "In Progress": the built-in name table says in_progress.
+        let before = app.status_mappings(&read).await.unwrap();
+        assert_eq!(in_progress(&before), Some(("in_progress".into(), "builtin_name".into())));
+        let dev2 = |rows: &[store::analytics::metrics::items::ItemRow]| {
+            rows.iter().find(|r| r.status != "done" && r.status != "canceled").cloned().unwrap()
+        };
+        let mut c = db.store.acquire().await.unwrap();
+        let created = item_facts(&mut c.conn(), org, &Scope::default(), ItemPopulation::Created, at("2020-01-01T00:00:00Z"), t0())
+            .await
+            .unwrap();
+        drop(c);
+        let was = dev2(&created);
+        assert!(was.started_at.is_some(), "To Do → In Progress started it");
+
+        // The org maps "In Progress" to blocked: a re-read is queued; the next sync takes it over,
+        // reads every item although none changed, and resolves the item and its transitions.
+        let mapping = app::sync::StatusMappingView {
+            provider: "jira".into(),
+            match_kind: "status".into(),
+            raw: "In Progress".into(),
+            status: "blocked".into(),
+        };
+        let out = app.set_status_mapping(&configure, &mapping).await.unwrap();
+        assert_eq!(out.runs.len(), 1);
+        let s = app.sync_work_items(org, i.id, &opts(), &()).await.unwrap();
+        assert_eq!((s.run_id, s.written), (out.runs[0].id, 3));
+        let after = app.status_mappings(&read).await.unwrap();
+        assert_eq!(in_progress(&after), Some(("blocked".into(), "org_status".into())));
+        let mut c = db.store.acquire().await.unwrap();
+        let created = item_facts(&mut c.conn(), org, &Scope::default(), ItemPopulation::Created, at("2020-01-01T00:00:00Z"), t0())
+            .await
+            .unwrap();
+        drop(c);
+        let now = dev2(&created);
+        assert_eq!(now.id, was.id, "the same row, re-resolved");
+        assert_eq!(now.status, "blocked");
+        let mut c = db.store.acquire().await.unwrap();
+        let transitions = work_items::transitions_of(&mut c.conn(), org, now.id).await.unwrap();
+        drop(c);
+        let to: Vec<&str> = transitions.iter().map(|t| t.2.as_str()).collect();
+        assert!(to.contains(&"blocked") && !to.contains(&"in_progress"), "{transitions:?}");
+        assert_eq!(now.started_at, None, "blocked is not a start status");
+
+        // With the position back, an unchanged site costs no re-read.
+        let quiet = app.sync_work_items(org, i.id, &opts(), &()).await.unwrap();
+        assert_eq!(quiet.written, 0);
+
+        // Removing the mapping brings the built-in name back the same way.
+        let out = app.delete_status_mapping(&configure, "jira", "status", "in progress").await.unwrap();
+        assert_eq!(out.runs.len(), 1);
+        app.sync_work_items(org, i.id, &opts(), &()).await.unwrap();
+        let back = app.status_mappings(&read).await.unwrap();
+        assert_eq!(in_progress(&back), Some(("in_progress".into(), "builtin_name".into())));
+    }
+}

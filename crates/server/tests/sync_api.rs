@@ -225,4 +225,115 @@ backend_tests! {
         assert_eq!(e.get("/api/v1/integrations", o).await.body["data"], json!([]));
         assert_eq!(e.post("/api/v1/repos", o, repo_body).await.status, StatusCode::NOT_FOUND);
     }
+    async fn status_mappings_are_read_by_viewers_and_saved_by_editors_per_org(db: &TestDb) {
+        let e = env(db);
+        let owner = e.setup("owner@example.com").await;
+        let viewer = e.add_member(&owner, "viewer@example.com", Role::Viewer).await;
+        let editor = e.add_member(&owner, "editor@example.com", Role::Editor).await;
+        let other = e.other_org_owner(db, "other@example.com").await;
+        let org = owner.org_id.unwrap();
+        let (v, ed, o) = (
+            Some(viewer.access.as_str()),
+            Some(editor.access.as_str()),
+            Some(other.access.as_str()),
+        );
+        let body = json!({"provider": "jira", "base_url": "https://acme.atlassian.net", "token": "atlassian-token-0000",
+            "settings": {"email": "ana@acme.example", "projects": ["DEV"]}});
+        let created = e.post("/api/v1/integrations", ed, body).await;
+        assert_eq!(created.status, StatusCode::CREATED, "{:?}", created.body);
+        let integration: domain::IntegrationId = created.body["id"].as_str().unwrap().parse().unwrap();
+        // One synced item whose raw status no rule knows, and the position its sync left.
+        {
+            let mut c = db.store.acquire().await.unwrap();
+            let item = store::analytics::work_items::WorkItem {
+                provider: "jira".into(),
+                external_key: "DEV-7".into(),
+                integration_id: Some(integration),
+                repo_id: None,
+                project_key: Some("DEV".into()),
+                title: "Ship it".into(),
+                item_type: "task".into(),
+                type_raw: Some("Task".into()),
+                status: "todo".into(),
+                status_raw: Some("Ready for QA".into()),
+                status_source: Some("unmapped".into()),
+                resolution_raw: None,
+                labels: vec![],
+                assignee_identity_id: None,
+                reporter_identity_id: None,
+                story_points: None,
+                parent_key: None,
+                url: None,
+                created_at: chrono::Utc::now(),
+                updated_at: chrono::Utc::now(),
+                deleted_at: None,
+            };
+            store::analytics::work_items::upsert(&mut c.conn(), org, &item).await.unwrap();
+            let key = store::analytics::cursors::CursorKey { source_id: integration.as_uuid(), dataset: "work_items", key: "" };
+            store::analytics::cursors::set(&mut c.conn(), org, key, Some("2024-03-07T09:00:00Z"), None, chrono::Utc::now())
+                .await
+                .unwrap();
+        }
+        let cursor = || async {
+            let mut c = db.store.acquire().await.unwrap();
+            let key = store::analytics::cursors::CursorKey { source_id: integration.as_uuid(), dataset: "work_items", key: "" };
+            store::analytics::cursors::get(&mut c.conn(), org, key).await.unwrap()
+        };
+
+        // A viewer reads the raw value, flagged unmapped, but cannot map it.
+        let seen = e.get("/api/v1/status-mappings", v).await;
+        assert_eq!(seen.status, StatusCode::OK, "{:?}", seen.body);
+        assert_eq!(seen.body["mappings"], json!([]));
+        assert_eq!(
+            seen.body["observed"],
+            json!([{"provider": "jira", "match": "status", "raw": "Ready for QA", "status": "todo",
+                "source": "unmapped", "unmapped": true, "items": 1}])
+        );
+        let map = json!({"provider": "jira", "match": "status", "raw": "  Ready   for QA ", "status": "in_review"});
+        assert_eq!(e.put("/api/v1/status-mappings", v, map.clone()).await.status, StatusCode::FORBIDDEN);
+
+        // Bad input: 422 naming the field, nothing saved, nothing queued.
+        for (bad, field) in [
+            (json!({"provider": "jira", "match": "status", "raw": "x", "status": "shipped"}), "status"),
+            (json!({"provider": "asana", "match": "status", "raw": "x", "status": "done"}), "provider"),
+            (json!({"provider": "jira", "match": "label", "raw": "x", "status": "done"}), "match"),
+            (json!({"provider": "jira", "match": "status", "raw": "   ", "status": "done"}), "raw"),
+        ] {
+            let r = e.put("/api/v1/status-mappings", ed, bad).await;
+            assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{:?}", r.body);
+            assert_eq!(r.body["field"], field);
+        }
+        let r = e.put("/api/v1/status-mappings", ed, json!({"provider": "jira", "match": "status", "raw": "x", "status": "done", "extra": 1})).await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST);
+        assert!(r.body.to_string().contains("extra"), "{:?}", r.body);
+        assert_eq!(e.get("/api/v1/status-mappings", v).await.body["mappings"], json!([]));
+        assert!(cursor().await.is_some());
+        assert_eq!(e.get("/api/v1/sync-runs", v).await.body["data"], json!([]));
+
+        // Saved: stored normalised, the integration's position forgotten, a re-read queued.
+        let saved = e.put("/api/v1/status-mappings", ed, map.clone()).await;
+        assert_eq!(saved.status, StatusCode::OK, "{:?}", saved.body);
+        assert_eq!(saved.body["mapping"], json!({"provider": "jira", "match": "status", "raw": "ready for qa", "status": "in_review"}));
+        let runs = saved.body["runs"].as_array().unwrap();
+        assert_eq!(runs.len(), 1);
+        assert_eq!((runs[0]["status"].as_str(), runs[0]["dataset"].as_str()), (Some("queued"), Some("work_items")));
+        assert_eq!(runs[0]["source_id"], integration.to_string());
+        assert!(cursor().await.is_none());
+        let again = e.put("/api/v1/status-mappings", ed, map).await;
+        assert_eq!(again.body["runs"][0]["id"], runs[0]["id"], "the queued re-read is not doubled");
+        let seen = e.get("/api/v1/status-mappings", v).await;
+        assert_eq!(seen.body["mappings"], json!([{"provider": "jira", "match": "status", "raw": "ready for qa", "status": "in_review"}]));
+
+        // Another org sees none of it and cannot remove it.
+        let theirs = e.get("/api/v1/status-mappings", o).await;
+        assert_eq!((theirs.body["mappings"].clone(), theirs.body["observed"].clone()), (json!([]), json!([])));
+        let key = "/api/v1/status-mappings?provider=jira&match=status&raw=ready%20for%20qa";
+        assert_eq!(e.delete(key, o).await.status, StatusCode::NOT_FOUND);
+        assert_eq!(e.delete(key, v).await.status, StatusCode::FORBIDDEN);
+        let gone = e.delete(key, ed).await;
+        assert_eq!(gone.status, StatusCode::OK, "{:?}", gone.body);
+        assert_eq!(gone.body["mapping"], json!(null));
+        assert_eq!(e.delete(key, ed).await.status, StatusCode::NOT_FOUND);
+        assert_eq!(e.get("/api/v1/status-mappings", v).await.body["mappings"], json!([]));
+    }
 }

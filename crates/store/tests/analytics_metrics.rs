@@ -125,6 +125,7 @@ fn item(key: &str, title: &str, assignee: Option<IdentityId>) -> WorkItem {
         type_raw: None,
         status: "done".into(),
         status_raw: None,
+        status_source: None,
         resolution_raw: None,
         labels: vec![],
         assignee_identity_id: assignee,

@@ -9,6 +9,7 @@ mod progress;
 pub mod providers;
 pub mod repos;
 pub mod runs;
+pub mod status_mappings;
 
 pub use git::{GitSyncOptions, GitSyncSummary};
 pub use integrations::{
@@ -17,3 +18,4 @@ pub use integrations::{
 pub use progress::{Progress, ProgressSink};
 pub use providers::{ProviderSyncOptions, ProviderSyncSummary};
 pub use repos::{RepoPatch, RepoView};
+pub use status_mappings::{ObservedValue, RemapOutcome, StatusMappingView, StatusMappings};

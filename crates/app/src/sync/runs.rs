@@ -2,6 +2,7 @@
 //! (`analytics:read`), "Sync now" (`sync:run`: queues a run and its job in one transaction, or
 //! returns the run already going), and the worker's `sync.git` job that runs it.
 
+use chrono::{DateTime, Utc};
 use domain::permission::marker::{AnalyticsRead, SyncRun as SyncRunPermission};
 use domain::{IntegrationId, OrgId, RepoId, SyncRunId};
 use futures::FutureExt;
@@ -165,52 +166,9 @@ impl App {
                 Queued::Provider("integration", "work_items")
             }
         };
-        let run_dataset = match job {
-            Queued::Git => "commits",
-            Queued::Provider(_, d) => d,
-        };
-        let (run, created) = sync_runs::create_or_existing(
-            &mut tx.conn(),
-            org,
-            NewRun {
-                source_id,
-                dataset: run_dataset,
-                trigger: "manual",
-                status: "queued",
-            },
-            now,
-        )
-        .await?;
-        if created {
-            let new_job = match job {
-                Queued::Git => {
-                    let input = SyncGitInput {
-                        org_id: org,
-                        repo_id: RepoId::from_uuid(source_id),
-                        run_id: run.id,
-                    };
-                    let payload = serde_json::to_value(&input).unwrap_or_default();
-                    NewJob::new(SYNC_GIT_KIND, payload)
-                }
-                Queued::Provider(source, dataset) => {
-                    // The handler takes over this queued run instead of opening another.
-                    let input = SyncProviderInput {
-                        org_id: org,
-                        source: source.to_owned(),
-                        source_id,
-                        dataset: dataset.to_owned(),
-                    };
-                    let payload = serde_json::to_value(&input).unwrap_or_default();
-                    NewJob {
-                        org_id: Some(org),
-                        ..NewJob::new(SYNC_PROVIDER_KIND, payload)
-                    }
-                }
-            };
-            store::jobs::enqueue(&mut tx.conn(), &new_job, now).await?;
-        }
+        let queued = queue(&mut tx.conn(), org, source_id, job, now).await?;
         tx.commit().await?;
-        Ok((run, created))
+        Ok(queued)
     }
 
     /// Runs a queued `sync.git` run (the worker's job).
@@ -240,6 +198,78 @@ impl App {
             .await?;
         Ok(())
     }
+}
+
+/// Queues a run of `job` for `source_id` and the job that runs it, on the caller's
+/// transaction; an already queued or running run is returned instead (`false`).
+async fn queue(
+    conn: &mut store::Conn<'_>,
+    org: OrgId,
+    source_id: Uuid,
+    job: Queued,
+    now: DateTime<Utc>,
+) -> Result<(SyncRun, bool)> {
+    let run_dataset = match job {
+        Queued::Git => "commits",
+        Queued::Provider(_, d) => d,
+    };
+    let (run, created) = sync_runs::create_or_existing(
+        conn,
+        org,
+        NewRun {
+            source_id,
+            dataset: run_dataset,
+            trigger: "manual",
+            status: "queued",
+        },
+        now,
+    )
+    .await?;
+    if created {
+        let new_job = match job {
+            Queued::Git => {
+                let input = SyncGitInput {
+                    org_id: org,
+                    repo_id: RepoId::from_uuid(source_id),
+                    run_id: run.id,
+                };
+                let payload = serde_json::to_value(&input).unwrap_or_default();
+                NewJob::new(SYNC_GIT_KIND, payload)
+            }
+            Queued::Provider(source, dataset) => {
+                // The handler takes over this queued run instead of opening another.
+                let input = SyncProviderInput {
+                    org_id: org,
+                    source: source.to_owned(),
+                    source_id,
+                    dataset: dataset.to_owned(),
+                };
+                let payload = serde_json::to_value(&input).unwrap_or_default();
+                NewJob {
+                    org_id: Some(org),
+                    ..NewJob::new(SYNC_PROVIDER_KIND, payload)
+                }
+            }
+        };
+        store::jobs::enqueue(conn, &new_job, now).await?;
+    }
+    Ok((run, created))
+}
+
+/// Queues a re-read of the work items a source syncs (a GitHub repository's issues, or a Jira
+/// or Linear integration's items), as "Sync now" does.
+pub(crate) async fn queue_work_items(
+    conn: &mut store::Conn<'_>,
+    org: OrgId,
+    source: (Option<RepoId>, Option<IntegrationId>),
+    now: DateTime<Utc>,
+) -> Result<Option<(SyncRun, bool)>> {
+    let (source_id, job) = match source {
+        (Some(repo), _) => (repo.as_uuid(), Queued::Provider("repo", "work_items")),
+        (None, Some(i)) => (i.as_uuid(), Queued::Provider("integration", "work_items")),
+        (None, None) => return Ok(None),
+    };
+    queue(conn, org, source_id, job, now).await.map(Some)
 }
 
 /// The worker's handler of `sync.git` jobs. A failed sync is recorded on its run; the job

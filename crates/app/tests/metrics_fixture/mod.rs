@@ -223,6 +223,7 @@ pub fn item(
         type_raw: None,
         status: status.into(),
         status_raw: None,
+        status_source: None,
         resolution_raw: None,
         labels: vec![],
         assignee_identity_id: assignee,

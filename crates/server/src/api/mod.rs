@@ -8,6 +8,7 @@ mod license;
 mod license_webhook;
 mod metrics;
 mod org;
+mod status_mappings;
 mod sync;
 mod system;
 
@@ -23,6 +24,7 @@ pub(crate) fn routes(routes: Routes) -> Routes {
     let routes = billing::routes(routes);
     let routes = sync::routes(routes);
     let routes = integrations::routes(routes);
+    let routes = status_mappings::routes(routes);
     let routes = metrics::routes(routes);
     docs::routes(routes)
 }

@@ -187,8 +187,22 @@ impl Env {
     }
 
     pub async fn post(&self, path: &str, bearer: Option<&str>, body: Value) -> Answer {
+        self.with_body(Method::POST, path, bearer, body).await
+    }
+
+    pub async fn put(&self, path: &str, bearer: Option<&str>, body: Value) -> Answer {
+        self.with_body(Method::PUT, path, bearer, body).await
+    }
+
+    async fn with_body(
+        &self,
+        method: Method,
+        path: &str,
+        bearer: Option<&str>,
+        body: Value,
+    ) -> Answer {
         self.call(
-            Method::POST,
+            method,
             path,
             Call {
                 bearer,
@@ -224,16 +238,7 @@ impl Env {
     }
 
     pub async fn patch(&self, path: &str, bearer: Option<&str>, body: Value) -> Answer {
-        self.call(
-            Method::PATCH,
-            path,
-            Call {
-                bearer,
-                body: Some(body),
-                ..Call::default()
-            },
-        )
-        .await
+        self.with_body(Method::PATCH, path, bearer, body).await
     }
 
     /// The `link` of the newest unsent mail of `template` to `email`, and its token.

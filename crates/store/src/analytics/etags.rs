@@ -39,3 +39,19 @@ pub async fn store(
     }
     Ok(())
 }
+
+/// Drops the integration's ETags whose `url_key` contains `part` (every one for `""`), so a
+/// list that must be read again is not answered `304`.
+pub async fn forget(
+    conn: &mut Conn<'_>,
+    org: OrgId,
+    integration: IntegrationId,
+    part: &str,
+) -> Result<()> {
+    let pattern = format!("%{part}%");
+    on_conn!(conn, c => sqlx::query(
+        "DELETE FROM http_etags WHERE org_id = $1 AND integration_id = $2 AND url_key LIKE $3")
+        .bind(Id::from(org)).bind(Id::from(integration)).bind(&pattern)
+        .execute(&mut *c).await.map(|_| ()))?;
+    Ok(())
+}

@@ -30,6 +30,8 @@ pub struct WorkItem {
     pub status: String,
     /// The provider's status name.
     pub status_raw: Option<String>,
+    /// Which rule of §7.1 gave `status` (`status_map::Source::as_str`).
+    pub status_source: Option<String>,
     /// The provider's resolution.
     pub resolution_raw: Option<String>,
     /// Labels.
@@ -78,9 +80,9 @@ pub async fn upsert(conn: &mut Conn<'_>, org: OrgId, item: &WorkItem) -> Result<
         "INSERT INTO work_items (org_id, id, provider, external_key, integration_id, repo_id, \
          project_key, title, type, type_raw, status, status_raw, resolution_raw, labels, \
          assignee_identity_id, reporter_identity_id, story_points, parent_key, url, created_at, \
-         updated_at, deleted_at) \
+         updated_at, deleted_at, status_source) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, \
-         $18, $19, $20, $21, $22) \
+         $18, $19, $20, $21, $22, $23) \
          ON CONFLICT (org_id, provider, external_key) DO UPDATE SET \
          integration_id = excluded.integration_id, repo_id = excluded.repo_id, \
          project_key = excluded.project_key, title = excluded.title, type = excluded.type, \
@@ -90,7 +92,8 @@ pub async fn upsert(conn: &mut Conn<'_>, org: OrgId, item: &WorkItem) -> Result<
          reporter_identity_id = excluded.reporter_identity_id, \
          story_points = excluded.story_points, parent_key = excluded.parent_key, \
          url = excluded.url, created_at = excluded.created_at, \
-         updated_at = excluded.updated_at, deleted_at = excluded.deleted_at \
+         updated_at = excluded.updated_at, deleted_at = excluded.deleted_at, \
+         status_source = excluded.status_source \
          RETURNING id")
         .bind(Id::from(org)).bind(Id::from(WorkItemId::new())).bind(&item.provider)
         .bind(&item.external_key).bind(item.integration_id.map(Id::from))
@@ -101,6 +104,7 @@ pub async fn upsert(conn: &mut Conn<'_>, org: OrgId, item: &WorkItem) -> Result<
         .bind(item.reporter_identity_id.map(Id::from)).bind(item.story_points)
         .bind(&item.parent_key).bind(&item.url).bind(Ts::new(item.created_at))
         .bind(Ts::new(item.updated_at)).bind(item.deleted_at.map(Ts::new))
+        .bind(&item.status_source)
         .fetch_one(&mut *c).await)?;
     Ok(id.into())
 }
@@ -246,4 +250,68 @@ pub async fn row_counts(
         .bind(Id::from(org)).bind(provider).bind(Id::from(integration))
         .fetch_one(&mut *c).await)?;
     Ok((items, transitions))
+}
+
+/// One raw status as the org's stored items carry it (the status-mapping view, §7.1).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObservedStatus {
+    /// `jira`, `linear` or `github`.
+    pub provider: String,
+    /// The provider's status name (GitHub: `open`/`closed`).
+    pub status_raw: Option<String>,
+    /// The normalised status it resolved to.
+    pub status: String,
+    /// Which rule gave it; `None` for items synced before the rule was recorded.
+    pub status_source: Option<String>,
+    /// How many live items carry it.
+    pub items: i64,
+}
+
+/// Every (provider, raw status, result, rule) of the org's live items, with counts.
+pub async fn observed_statuses(conn: &mut Conn<'_>, org: OrgId) -> Result<Vec<ObservedStatus>> {
+    type Row = (String, Option<String>, String, Option<String>, i64);
+    let rows: Vec<Row> = on_conn!(conn, c => sqlx::query_as(
+        "SELECT provider, status_raw, status, status_source, COUNT(*) FROM work_items \
+         WHERE org_id = $1 AND deleted_at IS NULL \
+         GROUP BY provider, status_raw, status, status_source \
+         ORDER BY provider, status_raw, status")
+        .bind(Id::from(org)).fetch_all(&mut *c).await)?;
+    Ok(rows
+        .into_iter()
+        .map(
+            |(provider, status_raw, status, status_source, items)| ObservedStatus {
+                provider,
+                status_raw,
+                status,
+                status_source,
+                items,
+            },
+        )
+        .collect())
+}
+
+/// The label sets of the org's live open GitHub issues (labels drive their status, §7.1).
+pub async fn open_github_labels(conn: &mut Conn<'_>, org: OrgId) -> Result<Vec<Vec<String>>> {
+    let rows: Vec<JsonText<Vec<String>>> = on_conn!(conn, c => sqlx::query_scalar(
+        "SELECT labels FROM work_items WHERE org_id = $1 AND provider = 'github' \
+         AND deleted_at IS NULL AND status_raw = 'open'")
+        .bind(Id::from(org)).fetch_all(&mut *c).await)?;
+    Ok(rows.into_iter().map(|JsonText(l)| l).collect())
+}
+
+/// Where a provider's items were synced from: `(repo, integration)` pairs; the repository is
+/// set for GitHub issues, whose sync position is the repository's.
+pub async fn sources_of(
+    conn: &mut Conn<'_>,
+    org: OrgId,
+    provider: &str,
+) -> Result<Vec<(Option<RepoId>, Option<IntegrationId>)>> {
+    let rows: Vec<(Option<Id>, Option<Id>)> = on_conn!(conn, c => sqlx::query_as(
+        "SELECT DISTINCT repo_id, integration_id FROM work_items \
+         WHERE org_id = $1 AND provider = $2")
+        .bind(Id::from(org)).bind(provider).fetch_all(&mut *c).await)?;
+    Ok(rows
+        .into_iter()
+        .map(|(r, i)| (r.map(Into::into), i.map(Into::into)))
+        .collect())
 }

@@ -196,15 +196,23 @@ impl App {
         let (tags, known, mappings) = {
             let mut c = self.store().acquire().await?;
             let tags = etags::load(&mut c.conn(), org, integration.id).await?;
-            let known: HashMap<String, DateTime<Utc>> = work_items::updated_at_by_key(
-                &mut c.conn(),
-                org,
-                &integration.provider,
-                integration.id,
-            )
-            .await?
-            .into_iter()
-            .collect();
+            // Without a stored position (a first pass, or one a status-mapping change asked
+            // for) every item is read again, stored or not, so it resolves with the mappings
+            // of today; otherwise items unchanged since they were stored are skipped.
+            let known: HashMap<String, DateTime<Utc>> = if cursor.is_none() && checkpoint.is_none()
+            {
+                HashMap::new()
+            } else {
+                work_items::updated_at_by_key(
+                    &mut c.conn(),
+                    org,
+                    &integration.provider,
+                    integration.id,
+                )
+                .await?
+                .into_iter()
+                .collect()
+            };
             let rows = status_mappings::list(&mut c.conn(), org).await?;
             (tags, known, org_mappings(&rows))
         };
@@ -320,6 +328,7 @@ async fn write_item(
         type_raw: item.type_raw.clone(),
         status: item.status.as_str().to_owned(),
         status_raw: Some(item.status_raw.clone()),
+        status_source: Some(item.status_source.as_str().to_owned()),
         resolution_raw: item.resolution_raw.clone(),
         labels: item.labels.clone(),
         assignee_identity_id: assignee,
