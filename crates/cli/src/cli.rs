@@ -41,6 +41,9 @@ pub enum Command {
     /// Sync repositories and work items into the analytics store.
     #[command(subcommand)]
     Sync(SyncCommand),
+    /// Maintain the derived metric facts.
+    #[command(subcommand)]
+    Metrics(MetricsCommand),
     /// The license service: Stripe webhooks, entitlements and license keys (its own config
     /// file and database).
     #[command(subcommand, name = "license-svc")]
@@ -75,6 +78,27 @@ pub enum ConfigCommand {
     },
 }
 
+/// `metrics` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum MetricsCommand {
+    /// Rebuild the PR and work-item facts of rows opened, merged, created, changed or
+    /// transitioned in [--from, --to): the same result as the incremental updates of syncs.
+    Recompute {
+        /// The organization, by id or slug.
+        #[arg(long)]
+        org: String,
+        /// Start, inclusive (YYYY-MM-DD, UTC midnight, or an RFC 3339 time).
+        #[arg(long, value_name = "DATE", value_parser = parse_time)]
+        from: chrono::DateTime<chrono::Utc>,
+        /// End, exclusive.
+        #[arg(long, value_name = "DATE", value_parser = parse_time)]
+        to: chrono::DateTime<chrono::Utc>,
+        /// Print the counts as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
 /// `sync` subcommands.
 #[derive(Debug, Subcommand)]
 pub enum SyncCommand {
@@ -90,7 +114,7 @@ pub enum SyncCommand {
         branch: Option<String>,
         /// On the first sync only, read commits committed since this date (YYYY-MM-DD, UTC
         /// midnight, or an RFC 3339 time); later syncs continue from the synced tip.
-        #[arg(long, value_name = "DATE", value_parser = parse_since)]
+        #[arg(long, value_name = "DATE", value_parser = parse_time)]
         since: Option<chrono::DateTime<chrono::Utc>>,
         /// Print the summary as JSON.
         #[arg(long)]
@@ -538,8 +562,8 @@ pub enum OutboxCommand {
     },
 }
 
-/// `--since`: a date (midnight UTC) or an RFC 3339 time.
-fn parse_since(s: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {
+/// A date (midnight UTC) or an RFC 3339 time (`--since`, `--from`, `--to`).
+fn parse_time(s: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {
     if let Ok(d) = chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d") {
         return Ok(d.and_time(chrono::NaiveTime::MIN).and_utc());
     }

@@ -54,6 +54,7 @@ async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Jobs(cmd) => commands::jobs::run(file, cmd).await,
         Command::Admin(cmd) => commands::admin::run(file, cmd).await,
         Command::Sync(cmd) => commands::sync::run(file, cmd).await,
+        Command::Metrics(cmd) => commands::metrics::run(file, cmd).await,
         Command::License(cmd) => commands::license::run(cmd),
         Command::LicenseSvc(cmd) => commands::license_svc::run(file, cmd).await,
     }

@@ -1,5 +1,5 @@
-//! `dev-health sync git` through the real binary: `--since` limits a first sync, a bad date is
-//! one readable line, and the summary is one line (or JSON).
+//! `dev-health sync git` and `metrics recompute` through the real binary: `--since` limits a
+//! first sync, a bad date is one readable line, and the summary is one line (or JSON).
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 mod support;
@@ -40,7 +40,7 @@ fn five_days(dir: &Path) {
 }
 
 #[tokio::test]
-async fn sync_git_since_a_date_reads_only_the_recent_commits() {
+async fn sync_git_since_a_date_then_metrics_recompute() {
     let dir = tempfile::tempdir().unwrap();
     let server = Server::start(dir.path(), &[], &[]);
     let setup = support::http()
@@ -93,4 +93,43 @@ async fn sync_git_since_a_date_reads_only_the_recent_commits() {
     let out = String::from_utf8(again.stdout).unwrap();
     assert_eq!(out.lines().count(), 1, "{out}");
     assert!(out.starts_with("succeeded: 0 new commits"), "{out}");
+
+    let args = [
+        "metrics",
+        "recompute",
+        "--org",
+        "acme",
+        "--from",
+        "2024-01-01",
+        "--to",
+        "2025-01-01",
+    ];
+    let recomputed = run(dir.path(), &args, &[]);
+    assert!(
+        recomputed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&recomputed.stderr)
+    );
+    let out = String::from_utf8(recomputed.stdout).unwrap();
+    assert!(
+        out.starts_with("recomputed 0 pull requests and 0 work items in [2024-01-01 00:00:00 UTC"),
+        "{out}"
+    );
+    let backwards = [
+        "metrics",
+        "recompute",
+        "--org",
+        "acme",
+        "--from",
+        "2025-01-01",
+        "--to",
+        "2024-01-01",
+    ];
+    let bad = run(dir.path(), &backwards, &[]);
+    assert_eq!(bad.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&bad.stderr);
+    assert!(
+        err.contains("--from must be before --to") && err.contains("hint"),
+        "{err}"
+    );
 }

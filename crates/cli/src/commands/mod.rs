@@ -5,6 +5,7 @@ pub mod config_show;
 pub mod jobs;
 pub mod license;
 pub mod license_svc;
+pub mod metrics;
 pub mod migrate;
 pub mod serve;
 pub mod sync;
