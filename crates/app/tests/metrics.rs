@@ -142,6 +142,21 @@ backend_tests! {
         let wip = metric(&app, org, "wip", &q("2024-03-01", "2024-03-06", "day")).await;
         let v: Vec<_> = wip.points.iter().map(|p| p.stats["value"].clone()).collect();
         assert_eq!(v, [json!(0), json!(2), json!(2), json!(2), json!(0), json!(0)]);
+        // Their age at each day's end: both started 03-02 00:00; the reopened one is WIP again
+        // at the end of 03-06 but finished by then (done 06:00), so it is not.
+        let age = metric(&app, org, "wip_age", &q("2024-03-01", "2024-03-06", "day")).await;
+        let p50: Vec<_> = age.points.iter().map(|p| p.stats["p50"].clone()).collect();
+        let h = |x: f64| json!(x * H);
+        assert_eq!(p50, [json!(null), h(24.0), h(48.0), h(72.0), json!(null), json!(null)]);
+        let counts: Vec<_> = age.points.iter().map(|p| p.stats["count"].clone()).collect();
+        assert_eq!(counts, [json!(0), json!(2), json!(2), json!(2), json!(0), json!(0)]);
+        // A week is read at its last day's end (weeks start on Monday): Friday 03-01 … Sunday
+        // 03-03, both blocked at 48 h; then 03-04 … 03-07, both done by then.
+        let week = metric(&app, org, "wip_age", &q("2024-03-01", "2024-03-07", "week")).await;
+        let p50: Vec<_> = week.points.iter().map(|p| p.stats["p50"].clone()).collect();
+        assert_eq!(p50, [h(48.0), json!(null)]);
+        let counts: Vec<_> = week.points.iter().map(|p| p.stats["count"].clone()).collect();
+        assert_eq!(counts, [json!(2), json!(0)]);
         let team = MetricQuery { scope: Some("team".into()), scope_id: Some(eng.to_string()), ..q("2024-03-01", "2024-03-07", "week") };
         close(sum(&metric(&app, org, "items_completed", &team).await, "value"), 1.0);
         close(sum(&metric(&app, org, "items_created", &team).await, "value"), 1.0);
@@ -197,7 +212,7 @@ backend_tests! {
         assert!(e.message.contains("367 days") && e.message.contains("366"), "{}", e.message);
         assert_eq!(app.metric(&viewer(org), "commits", &q("2023-01-01", "2024-12-31", "week")).await.unwrap().points.len(), 106);
         assert_eq!(err("commits", q("2022-01-01", "2024-12-31", "week")).await.code, "window_too_large");
-        assert_eq!(app.metric_catalog(&viewer(org)).len(), 26);
+        assert_eq!(app.metric_catalog(&viewer(org)).len(), 27);
     }
 }
 

@@ -54,7 +54,7 @@ backend_tests! {
 
         let catalog = e.get("/api/v1/metrics", v).await;
         assert_eq!(catalog.status, StatusCode::OK, "{catalog:?}");
-        assert_eq!(catalog.body.as_array().unwrap().len(), 26);
+        assert_eq!(catalog.body.as_array().unwrap().len(), 27);
         assert!(catalog.body.as_array().unwrap().iter().any(|m| m["key"] == "pr_cycle_time" && m["unit"] == "seconds"));
 
         let path = |q: &str| format!("/api/v1/metrics/churn?from=2024-03-01&to=2024-03-02{q}");

@@ -199,6 +199,12 @@ pub const CATALOG: &[MetricDef] = &[
         "Work items in progress, in review or blocked at each day's end",
     ),
     m(
+        "wip_age",
+        "seconds",
+        Distribution,
+        "WIP items with a start at each bucket's last day end: day_end − started_at",
+    ),
+    m(
         "item_cycle_time",
         "seconds",
         Distribution,

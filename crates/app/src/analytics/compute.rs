@@ -111,6 +111,39 @@ fn item_wip(w: &Window, rows: &[ItemRow]) -> Series {
     )
 }
 
+/// `wip_age` (§9.5): for each WIP item with a start, `day_end − started_at`, read at the end of
+/// each bucket's last day in the window, as `wip` reads a week at its last day.
+fn item_wip_age(w: &Window, rows: &[ItemRow]) -> Series {
+    let items: Vec<(Item, Option<DateTime<Utc>>)> = rows
+        .iter()
+        .map(|r| {
+            (
+                item_of(r.created_at, &r.status, &r.transitions),
+                r.started_at,
+            )
+        })
+        .collect();
+    let days = w.days();
+    let mut ages = Vec::new();
+    for (i, d) in days.iter().enumerate() {
+        let last_of_bucket = days
+            .get(i + 1)
+            .is_none_or(|next| w.bucket_of_day(*next) != w.bucket_of_day(*d));
+        if !last_of_bucket {
+            continue;
+        }
+        let end = midnight(*d + chrono::Days::new(1));
+        for (item, started) in &items {
+            if let Some(s) = started.filter(|s| *s < end)
+                && is_wip(item, end)
+            {
+                ages.push((midnight(*d), (end - s).num_milliseconds() as f64 / 1000.0));
+            }
+        }
+    }
+    Series::Values(ages)
+}
+
 fn code_field(key: &str) -> Option<CodeField> {
     Some(match key {
         "commits" => CodeField::Commits,
@@ -152,7 +185,7 @@ fn item_population(key: &str) -> Option<ItemPopulation> {
     Some(match key {
         "items_created" => ItemPopulation::Created,
         "items_canceled" => ItemPopulation::Canceled,
-        "wip" => ItemPopulation::Wip,
+        "wip" | "wip_age" => ItemPopulation::Wip,
         "items_completed" | "item_cycle_time" | "item_lead_time" | "flow_efficiency" => {
             ItemPopulation::Completed
         }
@@ -204,6 +237,7 @@ fn item_series(key: &str, w: &Window, rows: &[ItemRow]) -> Series {
         "items_created" => Series::Count(rows.iter().map(|r| r.created_at).collect()),
         "items_canceled" => Series::Count(rows.iter().filter_map(|r| r.canceled_at).collect()),
         "wip" => item_wip(w, rows),
+        "wip_age" => item_wip_age(w, rows),
         "items_completed" => Series::Count(rows.iter().filter_map(|r| r.completed_at).collect()),
         "item_cycle_time" => Series::Values(rows.iter().filter_map(|r| at(r, r.cycle_s)).collect()),
         "item_lead_time" => Series::Values(rows.iter().filter_map(|r| at(r, r.lead_s)).collect()),
