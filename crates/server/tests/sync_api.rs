@@ -215,6 +215,10 @@ backend_tests! {
         let second = e.post("/api/v1/sync-runs", ed, run).await;
         assert_eq!(second.body["created"], false);
         assert_eq!(second.body["run"]["id"], first.body["run"]["id"]);
+        // The repository shows that run as its last one.
+        let shown = e.get(&format!("/api/v1/repos/{repo}"), v).await;
+        assert_eq!(shown.body["last_run"]["id"], first.body["run"]["id"]);
+        assert_eq!(shown.body["last_run"]["status"], "queued");
         let commits = json!({"source_id": repo, "dataset": "jira"});
         let bad = e.post("/api/v1/sync-runs", ed, commits).await;
         assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY, "{:?}", bad.body);

@@ -28,7 +28,7 @@ pub struct RepoView {
     pub is_active: bool,
     /// Extra excluded path globs.
     pub excluded_paths: Vec<String>,
-    /// The latest run of its commits.
+    /// The latest run of its commits (local) or pull requests (GitHub, GitLab).
     pub last_run: Option<SyncRun>,
 }
 
@@ -49,8 +49,14 @@ fn no_repo() -> AppError {
 impl App {
     pub(super) async fn view(&self, org: OrgId, r: Repo) -> Result<RepoView> {
         let mut c = self.store().acquire().await?;
+        // A local repository syncs its commits; a hosted one its pull requests.
+        let dataset = if r.provider == "local" {
+            "commits"
+        } else {
+            "pull_requests"
+        };
         let last_run =
-            sync_runs::latest_for_source(&mut c.conn(), org, r.id.as_uuid(), "commits").await?;
+            sync_runs::latest_for_source(&mut c.conn(), org, r.id.as_uuid(), dataset).await?;
         Ok(RepoView {
             id: r.id,
             provider: r.provider,
