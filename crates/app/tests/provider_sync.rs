@@ -520,3 +520,45 @@ backend_tests! {
         assert_eq!(in_progress(&back), Some(("in_progress".into(), "builtin_name".into())));
     }
 }
+
+backend_tests! {
+    async fn github_issues_resolve_by_labels_and_a_label_mapping_re_resolves_them(db: &TestDb) {
+        use app::authz::authorize;
+        use domain::permission::marker::{AnalyticsRead, SyncConfigure};
+        let app = app(db);
+        let fake = Fake::start("github").await;
+        let org = org(db, "acme").await;
+        let (_, repo) = github_repo(&app, org, &fake).await;
+        let s = app.sync_github_issues(org, repo, &opts(), &()).await.unwrap();
+        // #1340 open, #1341 closed completed, #1342 closed not_planned; #1347 is a PR.
+        assert_eq!((s.status.as_str(), s.written), ("succeeded", 3));
+        let editor = editor_of(org);
+        let read = authorize::<AnalyticsRead>(Some(&editor)).unwrap();
+        let configure = authorize::<SyncConfigure>(Some(&editor)).unwrap();
+        let open = |m: &app::sync::StatusMappings| {
+            m.observed
+                .iter()
+                .find(|o| o.provider == "github" && o.match_kind == "status" && o.raw == "open")
+                .map(|o| (o.status.clone().unwrap(), o.source.clone().unwrap()))
+        };
+        let view = app.status_mappings(&read).await.unwrap();
+        assert_eq!(open(&view), Some(("in_progress".into(), "builtin_label".into())));
+        let labels: Vec<&str> = view.observed.iter().filter(|o| o.match_kind == "label").map(|o| o.raw.as_str()).collect();
+        assert_eq!(labels, ["bug", "in progress"], "the open issue's labels");
+
+        // blocked > in_progress: mapping its "bug" label makes the open issue blocked.
+        let mapping = app::sync::StatusMappingView {
+            provider: "github".into(),
+            match_kind: "label".into(),
+            raw: "Bug".into(),
+            status: "blocked".into(),
+        };
+        let out = app.set_status_mapping(&configure, &mapping).await.unwrap();
+        assert_eq!(out.runs.len(), 1);
+        assert_eq!((out.runs[0].source_id, out.runs[0].dataset.as_str()), (repo.as_uuid(), "work_items"));
+        let again = app.sync_github_issues(org, repo, &opts(), &()).await.unwrap();
+        assert_eq!((again.run_id, again.written), (out.runs[0].id, 3));
+        let view = app.status_mappings(&read).await.unwrap();
+        assert_eq!(open(&view), Some(("blocked".into(), "org_label".into())));
+    }
+}
