@@ -562,3 +562,37 @@ backend_tests! {
         assert_eq!(open(&view), Some(("blocked".into(), "org_label".into())));
     }
 }
+
+backend_tests! {
+    async fn the_schedule_queues_each_due_source_once_per_interval(db: &TestDb) {
+        let app = app(db);
+        let fake = Fake::start("github").await;
+        let org = org(db, "acme").await;
+        let (_, repo) = github_repo(&app, org, &fake).await;
+        let now = Utc::now();
+        // A new hosted repository is due at once: its pull requests (its issues were never
+        // synced, so they are not scheduled).
+        let queued = app.schedule_due_syncs(now).await.unwrap();
+        let what: Vec<_> = queued.iter().map(|r| (r.source_id, r.dataset.as_str(), r.trigger.as_str(), r.status.as_str())).collect();
+        assert_eq!(what, [(repo.as_uuid(), "pull_requests", "schedule", "queued")]);
+        let jobs = db.store.jobs().list(store::jobs::JobStatus::Queued, 10).await.unwrap();
+        assert_eq!(jobs.iter().filter(|j| j.kind == SYNC_PROVIDER_KIND).count(), 1, "with the job that runs it");
+        assert!(app.schedule_due_syncs(now).await.unwrap().is_empty(), "a queued run is not queued twice");
+
+        // The run happens; within the integration's 60 minutes nothing is due, after them it is.
+        let s = app.sync_pull_requests(org, repo, &opts(), &()).await.unwrap();
+        assert_eq!((s.run_id, s.status.as_str()), (queued[0].id, "succeeded"));
+        assert!(app.schedule_due_syncs(now + Duration::minutes(59)).await.unwrap().is_empty());
+        let later = app.schedule_due_syncs(now + Duration::minutes(61)).await.unwrap();
+        assert_eq!(later.len(), 1);
+        assert_eq!(later[0].source_id, repo.as_uuid());
+
+        // An inactive repository is not scheduled.
+        let s = app.sync_pull_requests(org, repo, &opts(), &()).await.unwrap();
+        assert_eq!(s.run_id, later[0].id);
+        let mut c = db.store.acquire().await.unwrap();
+        store::analytics::repos::set_active(&mut c.conn(), org, repo, false, Utc::now()).await.unwrap();
+        drop(c);
+        assert!(app.schedule_due_syncs(now + Duration::minutes(300)).await.unwrap().is_empty());
+    }
+}

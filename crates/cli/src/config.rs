@@ -97,6 +97,8 @@ pub struct WorkerSection {
     pub backoff_max_ms: u64,
     /// How long running jobs may take to finish after SIGTERM before they are released.
     pub shutdown_grace_secs: u64,
+    /// Queue the syncs that are due (each source's interval) once a minute.
+    pub sync_schedule: bool,
 }
 
 /// `[database]`.
@@ -175,6 +177,7 @@ impl Default for WorkerSection {
             backoff_base_ms: 1000,
             backoff_max_ms: 3_600_000,
             shutdown_grace_secs: 20,
+            sync_schedule: true,
         }
     }
 }

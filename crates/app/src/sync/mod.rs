@@ -9,6 +9,7 @@ mod progress;
 pub mod providers;
 pub mod repos;
 pub mod runs;
+pub mod schedule;
 pub mod status_mappings;
 
 pub use git::{GitSyncOptions, GitSyncSummary};

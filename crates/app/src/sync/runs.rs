@@ -35,9 +35,9 @@ pub struct SyncGitInput {
     pub run_id: SyncRunId,
 }
 
-/// The job a "Sync now" queues.
+/// The job a "Sync now" (or the schedule) queues.
 #[derive(Debug, Clone, Copy)]
-enum Queued {
+pub(crate) enum Queued {
     /// `sync.git` of a local repository.
     Git,
     /// `sync.provider` of a source kind (`repo`, `integration`) and dataset.
@@ -166,7 +166,7 @@ impl App {
                 Queued::Provider("integration", "work_items")
             }
         };
-        let queued = queue(&mut tx.conn(), org, source_id, job, now).await?;
+        let queued = queue(&mut tx.conn(), org, source_id, job, "manual", now).await?;
         tx.commit().await?;
         Ok(queued)
     }
@@ -200,13 +200,15 @@ impl App {
     }
 }
 
-/// Queues a run of `job` for `source_id` and the job that runs it, on the caller's
-/// transaction; an already queued or running run is returned instead (`false`).
-async fn queue(
+/// Queues a run of `job` for `source_id` (`trigger`: `manual` or `schedule`) and the job that
+/// runs it, on the caller's transaction; an already queued or running run is returned instead
+/// (`false`).
+pub(crate) async fn queue(
     conn: &mut store::Conn<'_>,
     org: OrgId,
     source_id: Uuid,
     job: Queued,
+    trigger: &'static str,
     now: DateTime<Utc>,
 ) -> Result<(SyncRun, bool)> {
     let run_dataset = match job {
@@ -219,7 +221,7 @@ async fn queue(
         NewRun {
             source_id,
             dataset: run_dataset,
-            trigger: "manual",
+            trigger,
             status: "queued",
         },
         now,
@@ -269,7 +271,9 @@ pub(crate) async fn queue_work_items(
         (None, Some(i)) => (i.as_uuid(), Queued::Provider("integration", "work_items")),
         (None, None) => return Ok(None),
     };
-    queue(conn, org, source_id, job, now).await.map(Some)
+    queue(conn, org, source_id, job, "manual", now)
+        .await
+        .map(Some)
 }
 
 /// The worker's handler of `sync.git` jobs. A failed sync is recorded on its run; the job

@@ -61,6 +61,12 @@ pub async fn run(file: Option<&Path>, args: ServeArgs) -> Result<(), CliError> {
         );
         tokio::spawn(worker.run(stop.clone()))
     });
+    // Worker processes run the schedule; with --no-worker, `dev-health worker` processes do.
+    let schedule = (!args.no_worker && c.worker.sync_schedule).then(|| {
+        let app = app.clone();
+        let stop = stop.clone();
+        tokio::spawn(async move { app.run_sync_schedule(stop).await })
+    });
 
     tracing::info!(address = %local, backend = app.backend(), worker = !args.no_worker, "serving");
     output::line(format!("dev-health listening on http://{local}"));
@@ -87,6 +93,9 @@ pub async fn run(file: Option<&Path>, args: ServeArgs) -> Result<(), CliError> {
             "in-flight requests did not finish in time"
         );
         serving.abort();
+    }
+    if let Some(schedule) = schedule {
+        let _ = schedule.await;
     }
     if let Some(worker) = worker {
         let _ = worker.await;

@@ -21,9 +21,17 @@ pub async fn run(file: Option<&Path>) -> Result<(), CliError> {
         let stop = stop.clone();
         tokio::spawn(async move { app.run_entitlements(stop).await })
     };
+    let schedule = loaded.config.worker.sync_schedule.then(|| {
+        let app = app.clone();
+        let stop = stop.clone();
+        tokio::spawn(async move { app.run_sync_schedule(stop).await })
+    });
     let worker = Worker::new(app, Registry::builtin(), startup::worker_config(&loaded));
     worker.run(stop).await;
     let _ = entitlements.await;
+    if let Some(s) = schedule {
+        let _ = s.await;
+    }
     store.close().await;
     Ok(())
 }

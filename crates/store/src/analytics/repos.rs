@@ -172,3 +172,13 @@ pub async fn set_excluded_paths(
         .execute(&mut *c).await.map(|r| r.rows_affected()))?;
     Ok(n == 1)
 }
+
+/// The orgs with something to sync on a schedule: an active repository or an enabled
+/// integration. The only cross-org read of the sync tables (the worker's scheduler).
+pub async fn orgs_with_sources(conn: &mut Conn<'_>) -> Result<Vec<OrgId>> {
+    let rows: Vec<Id> = on_conn!(conn, c => sqlx::query_scalar(
+        "SELECT org_id FROM repos WHERE is_active = TRUE \
+         UNION SELECT org_id FROM integrations WHERE enabled = TRUE")
+        .fetch_all(&mut *c).await)?;
+    Ok(rows.into_iter().map(Into::into).collect())
+}
