@@ -301,6 +301,7 @@ backend_tests! {
             (json!({"provider": "jira", "match": "status", "raw": "x", "status": "shipped"}), "status"),
             (json!({"provider": "asana", "match": "status", "raw": "x", "status": "done"}), "provider"),
             (json!({"provider": "jira", "match": "label", "raw": "x", "status": "done"}), "match"),
+            (json!({"provider": "github", "match": "status", "raw": "open", "status": "done"}), "match"),
             (json!({"provider": "jira", "match": "status", "raw": "   ", "status": "done"}), "raw"),
         ] {
             let r = e.put("/api/v1/status-mappings", ed, bad).await;

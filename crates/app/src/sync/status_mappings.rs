@@ -29,7 +29,7 @@ use crate::{App, AppError, ErrorKind, Result};
 pub struct StatusMappingView {
     /// `jira`, `linear` or `github` (GitHub Issues).
     pub provider: String,
-    /// `status` (a raw status name) or `label` (a GitHub label).
+    /// `status` (a Jira or Linear status name) or `label` (a GitHub label).
     #[serde(rename = "match")]
     pub match_kind: String,
     /// The raw value, stored trimmed, lower-cased and with whitespace collapsed.
@@ -89,12 +89,17 @@ fn key(provider: &str, match_kind: &str, raw: &str) -> Result<(String, String, S
             "provider must be jira, linear or github",
         ));
     }
+    // A GitHub issue has no status name, only open/closed and labels (§7.1): its mappings are
+    // label mappings; Jira and Linear map status names.
     match (provider, match_kind) {
-        (_, "status") | ("github", "label") => {}
-        (_, "label") => {
-            return Err(invalid("match", "label mappings exist only for github"));
+        ("github", "label") | ("jira" | "linear", "status") => {}
+        ("github", _) => return Err(invalid("match", "github maps labels: match must be label")),
+        _ => {
+            return Err(invalid(
+                "match",
+                "jira and linear map statuses: match must be status",
+            ));
         }
-        _ => return Err(invalid("match", "match must be status or label")),
     }
     let raw = normalize(raw);
     if raw.is_empty() || raw.chars().count() > 200 {

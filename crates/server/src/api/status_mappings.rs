@@ -49,7 +49,7 @@ async fn list_mappings(State(s): State<AppState>, Auth(a): Auth<AnalyticsRead>) 
 /// Saves a mapping (replacing the one for the same raw value) and queues a re-read of the
 /// provider's items, which resolves them and their transitions again.
 #[utoipa::path(put, path = "/api/v1/status-mappings", tag = "sync",
-    request_body(content = serde_json::Value, description = "`{provider: jira|linear|github, match: status|label, raw, status}`"),
+    request_body(content = serde_json::Value, description = "`{provider: jira|linear, match: status, raw, status}` or `{provider: github, match: label, raw, status}`"),
     responses((status = 200, description = "`{mapping, runs:[run]}`"),
         (status = 422, description = "invalid_field (provider, match, raw or status)")))]
 async fn put_mapping(
