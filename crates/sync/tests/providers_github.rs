@@ -11,21 +11,10 @@ use analytics::work_item::Status;
 use chrono::{DateTime, Duration, Utc};
 use domain::Clock;
 use support::fake::{Canned, Fake};
-use support::{TestClient, client, t0};
+use support::{at, gh, t0};
 use sync::providers::github::{self, GithubRepo};
 use sync::providers::records::{PrState, PullRequest, ReviewState, WorkItem};
-use sync::providers::{Auth, Error, PassEnd, PassInput, ProviderKind, Token};
-
-fn at(s: &str) -> DateTime<Utc> {
-    DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
-}
-
-fn gh() -> TestClient {
-    client(
-        ProviderKind::Github,
-        Auth::Bearer(Token::new("ghp_fixture0000token")),
-    )
-}
+use sync::providers::{Error, PassEnd, PassInput};
 
 fn repo(fake: &Fake) -> GithubRepo {
     GithubRepo {

@@ -9,21 +9,10 @@ use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, Duration, Utc};
 use support::fake::{Canned, Fake};
-use support::{TestClient, client, t0};
+use support::{at, gl, t0};
 use sync::providers::gitlab::{self, GitlabProject};
 use sync::providers::records::{PrState, PullRequest, ReviewState, SizeState};
-use sync::providers::{Auth, Error, PassEnd, PassInput, ProviderKind, Token};
-
-fn at(s: &str) -> DateTime<Utc> {
-    DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
-}
-
-fn gl() -> TestClient {
-    client(
-        ProviderKind::Gitlab,
-        Auth::PrivateToken(Token::new("glpat-fixture0000")),
-    )
-}
+use sync::providers::{Error, PassEnd, PassInput};
 
 fn project(fake: &Fake) -> GitlabProject {
     GitlabProject {

@@ -10,24 +10,10 @@ use analytics::status_map::OrgMappings;
 use analytics::work_item::Status;
 use chrono::{DateTime, Duration, FixedOffset, Utc};
 use support::fake::{Canned, Fake};
-use support::{TestClient, client, t0};
+use support::{TestClient, at, jc, t0};
 use sync::providers::jira::{self, JiraSite};
 use sync::providers::records::{TransitionSource, WorkItem};
-use sync::providers::{Auth, Error, PassEnd, PassInput, ProviderKind, Token};
-
-fn at(s: &str) -> DateTime<Utc> {
-    DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
-}
-
-fn jc() -> TestClient {
-    client(
-        ProviderKind::Jira,
-        Auth::Basic {
-            email: "ana@acme.example".into(),
-            token: Token::new("ATATT3xFfGF0fixture"),
-        },
-    )
-}
+use sync::providers::{Error, PassEnd, PassInput};
 
 fn site(fake: &Fake) -> JiraSite {
     JiraSite {

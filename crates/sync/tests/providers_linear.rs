@@ -11,23 +11,12 @@ use analytics::work_item::Status;
 use chrono::{DateTime, Duration, Utc};
 use serde_json::json;
 use support::fake::{Canned, Fake};
-use support::{TestClient, client, t0};
+use support::{TestClient, at, lc, t0};
 use sync::providers::linear::{self, LinearWorkspace};
 use sync::providers::records::{TransitionSource, WorkItem};
-use sync::providers::{Auth, Error, Pass, PassEnd, PassInput, ProviderKind, Token};
+use sync::providers::{Error, Pass, PassEnd, PassInput};
 
 const PAGE2_CURSOR: &str = "3d7f9e5b-4a6c-4b8d-9e0f-1a2b3c4d5e6f";
-
-fn at(s: &str) -> DateTime<Utc> {
-    DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
-}
-
-fn lc() -> TestClient {
-    client(
-        ProviderKind::Linear,
-        Auth::Plain(Token::new("lin_api_fixture0000")),
-    )
-}
 
 fn ws(fake: &Fake) -> LinearWorkspace {
     LinearWorkspace {

@@ -13,29 +13,11 @@ use analytics::status_map::OrgMappings;
 use analytics::work_item::Status;
 use chrono::{DateTime, Duration, Utc};
 use support::fake::{Canned, Fake};
-use support::{TestClient, client, t0};
+use support::{at, gh, gl, t0};
 use sync::providers::github::{self, GithubRepo};
 use sync::providers::gitlab::{self, GitlabProject};
 use sync::providers::records::{PrState, ReviewState, SizeState, WorkItem};
-use sync::providers::{Auth, PassEnd, PassInput, ProviderKind, Token};
-
-fn at(s: &str) -> DateTime<Utc> {
-    DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
-}
-
-fn gh() -> TestClient {
-    client(
-        ProviderKind::Github,
-        Auth::Bearer(Token::new("ghp_fixture0000token")),
-    )
-}
-
-fn gl() -> TestClient {
-    client(
-        ProviderKind::Gitlab,
-        Auth::PrivateToken(Token::new("glpat-fixture0000")),
-    )
-}
+use sync::providers::{PassEnd, PassInput};
 
 /// Gitea recorded through a GitHub Enterprise-style base (`/api/v3`); its `Link` headers point
 /// at api.github.com's `/repositories/{id}/…`, which the fake serves at its root.

@@ -12,28 +12,11 @@ use analytics::status_map::OrgMappings;
 use chrono::FixedOffset;
 use support::fake::Fake;
 use support::recorder::Recorder;
-use support::{TestClient, client};
+use support::{JIRA_TOKEN, LINEAR_KEY, jc, lc};
 use sync::providers::jira::{self, JiraSite};
 use sync::providers::linear::{self, LinearWorkspace};
 use sync::providers::records::WorkItem;
-use sync::providers::{Auth, PassEnd, PassInput, ProviderKind, Token};
-
-const JIRA_TOKEN: &str = "ATATT3xFfGF0recorder";
-const LINEAR_KEY: &str = "lin_api_recorder0000";
-
-fn jc() -> TestClient {
-    client(
-        ProviderKind::Jira,
-        Auth::Basic {
-            email: "ana@acme.example".into(),
-            token: Token::new(JIRA_TOKEN),
-        },
-    )
-}
-
-fn lc() -> TestClient {
-    client(ProviderKind::Linear, Auth::Plain(Token::new(LINEAR_KEY)))
-}
+use sync::providers::{PassEnd, PassInput};
 
 async fn jira_pass(base: &str) -> Vec<WorkItem> {
     let site = JiraSite {

@@ -10,13 +10,54 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use domain::ManualClock;
 use sync::providers::time::{RecordingSleeper, Timekeeper};
-use sync::providers::{Auth, HttpClient, HttpConfig, ProviderKind};
+use sync::providers::{Auth, HttpClient, HttpConfig, ProviderKind, Token};
 
 /// The fixed "now" of every test: after every fixture timestamp, before every reset header.
 pub fn t0() -> DateTime<Utc> {
     DateTime::parse_from_rfc3339("2024-04-01T00:00:00Z")
         .unwrap()
         .with_timezone(&Utc)
+}
+
+/// A fixture timestamp (RFC 3339) in UTC.
+pub fn at(s: &str) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+}
+
+/// The fixture credentials (tests check the headers they become and that none is written).
+pub const GITHUB_TOKEN: &str = "ghp_fixture0000token";
+pub const GITLAB_TOKEN: &str = "glpat-fixture0000";
+pub const JIRA_EMAIL: &str = "ana@acme.example";
+pub const JIRA_TOKEN: &str = "ATATT3xFfGF0fixture";
+pub const LINEAR_KEY: &str = "lin_api_fixture0000";
+
+/// A GitHub client with a personal access token.
+pub fn gh() -> TestClient {
+    client(ProviderKind::Github, Auth::Bearer(Token::new(GITHUB_TOKEN)))
+}
+
+/// A GitLab client with a personal access token.
+pub fn gl() -> TestClient {
+    client(
+        ProviderKind::Gitlab,
+        Auth::PrivateToken(Token::new(GITLAB_TOKEN)),
+    )
+}
+
+/// A Jira Cloud client with basic `email:api_token`.
+pub fn jc() -> TestClient {
+    client(
+        ProviderKind::Jira,
+        Auth::Basic {
+            email: JIRA_EMAIL.into(),
+            token: Token::new(JIRA_TOKEN),
+        },
+    )
+}
+
+/// A Linear client with a personal API key.
+pub fn lc() -> TestClient {
+    client(ProviderKind::Linear, Auth::Plain(Token::new(LINEAR_KEY)))
 }
 
 /// A client with its manual clock and recording sleeper.
