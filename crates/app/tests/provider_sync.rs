@@ -427,21 +427,28 @@ backend_tests! {
     }
 }
 
-/// An editor of `org`, as the API authorizes one.
-fn editor_of(org: domain::OrgId) -> app::authz::Principal {
-    app::authz::Principal {
+/// What an editor of `org` may do here, as the API authorizes it: read analytics, configure sync.
+fn editor_of(
+    org: domain::OrgId,
+) -> (
+    app::authz::Authorized<domain::permission::marker::AnalyticsRead>,
+    app::authz::Authorized<domain::permission::marker::SyncConfigure>,
+) {
+    let editor = app::authz::Principal {
         user_id: domain::UserId::new(),
         membership: Some((org, domain::Role::Editor)),
         platform_admin: false,
         credential: app::authz::Credential::Session,
         credential_id: uuid::Uuid::now_v7(),
-    }
+    };
+    (
+        app::authz::authorize(Some(&editor)).unwrap(),
+        app::authz::authorize(Some(&editor)).unwrap(),
+    )
 }
 
 backend_tests! {
     async fn a_saved_status_mapping_re_reads_and_re_resolves_stored_items(db: &TestDb) {
-        use app::authz::authorize;
-        use domain::permission::marker::{AnalyticsRead, SyncConfigure};
         let app = app(db);
         let fake = Fake::start("jira").await;
         let org = org(db, "acme").await;
@@ -456,9 +463,7 @@ backend_tests! {
         let i = app.create_integration(org, &input).await.unwrap();
         let first = app.sync_work_items(org, i.id, &opts(), &()).await.unwrap();
         assert_eq!(first.written, 3);
-        let editor = editor_of(org);
-        let read = authorize::<AnalyticsRead>(Some(&editor)).unwrap();
-        let configure = authorize::<SyncConfigure>(Some(&editor)).unwrap();
+        let (read, configure) = editor_of(org);
         let in_progress = |m: &app::sync::StatusMappings| {
             m.observed
                 .iter()
@@ -523,8 +528,6 @@ backend_tests! {
 
 backend_tests! {
     async fn github_issues_resolve_by_labels_and_a_label_mapping_re_resolves_them(db: &TestDb) {
-        use app::authz::authorize;
-        use domain::permission::marker::{AnalyticsRead, SyncConfigure};
         let app = app(db);
         let fake = Fake::start("github").await;
         let org = org(db, "acme").await;
@@ -532,9 +535,7 @@ backend_tests! {
         let s = app.sync_github_issues(org, repo, &opts(), &()).await.unwrap();
         // #1340 open, #1341 closed completed, #1342 closed not_planned; #1347 is a PR.
         assert_eq!((s.status.as_str(), s.written), ("succeeded", 3));
-        let editor = editor_of(org);
-        let read = authorize::<AnalyticsRead>(Some(&editor)).unwrap();
-        let configure = authorize::<SyncConfigure>(Some(&editor)).unwrap();
+        let (read, configure) = editor_of(org);
         let open = |m: &app::sync::StatusMappings| {
             m.observed
                 .iter()
