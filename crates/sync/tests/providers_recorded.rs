@@ -13,11 +13,11 @@ use analytics::status_map::OrgMappings;
 use analytics::work_item::Status;
 use chrono::{DateTime, Duration, Utc};
 use support::fake::{Canned, Fake};
-use support::{at, gh, gl, t0};
+use support::{TestClient, at, gh, gl, t0};
 use sync::providers::github::{self, GithubRepo};
 use sync::providers::gitlab::{self, GitlabProject};
-use sync::providers::records::{PrState, ReviewState, SizeState, WorkItem};
-use sync::providers::{PassEnd, PassInput};
+use sync::providers::records::{PrState, PullRequest, ReviewState, SizeState, WorkItem};
+use sync::providers::{Pass, PassEnd, PassInput};
 
 /// Gitea recorded through a GitHub Enterprise-style base (`/api/v3`); its `Link` headers point
 /// at api.github.com's `/repositories/{id}/…`, which the fake serves at its root.
@@ -43,19 +43,23 @@ fn pr_4_known() -> HashMap<String, DateTime<Utc>> {
 
 const PULLS: &str = "/api/v3/repos/go-gitea/test_repo/pulls";
 
+/// A first pass over the recorded PR list, PR 4 already stored.
+async fn first_pr_pass(c: &TestClient, fake: &Fake) -> Pass<PullRequest> {
+    let (etags, known) = (HashMap::new(), pr_4_known());
+    github::pull_requests(
+        &c.http,
+        &gitea_test_repo(fake),
+        PassInput::fresh(&etags, &known),
+    )
+    .await
+    .unwrap()
+}
+
 #[tokio::test]
 async fn github_pull_requests_parse_as_recorded_and_an_unchanged_list_costs_one_304() {
     let fake = Fake::start("recorded/github").await;
     let c = gh();
-    let etags = HashMap::new();
-    let known = pr_4_known();
-    let pass = github::pull_requests(
-        &c.http,
-        &gitea_test_repo(&fake),
-        PassInput::fresh(&etags, &known),
-    )
-    .await
-    .unwrap();
+    let pass = first_pr_pass(&c, &fake).await;
     assert_eq!(pass.end, PassEnd::Complete);
     assert_eq!((pass.counts.listed, pass.counts.unchanged), (2, 1));
     // List, then PR 3's detail, commits and reviews; PR 4 is unchanged.
@@ -137,6 +141,7 @@ async fn github_pull_requests_parse_as_recorded_and_an_unchanged_list_costs_one_
         [recorded_etag]
     );
     let etags: HashMap<String, String> = pass.etags.iter().cloned().collect();
+    let known = pr_4_known();
     let c2 = gh();
     fake.clear_log();
     let again = github::pull_requests(
@@ -160,16 +165,9 @@ async fn github_pull_requests_parse_as_recorded_and_an_unchanged_list_costs_one_
 
 #[tokio::test]
 async fn github_secondary_limit_429_and_5xx_around_recordings_give_the_same_pr() {
-    let reference = {
-        let fake = Fake::start("recorded/github").await;
-        let c = gh();
-        let (etags, known) = (HashMap::new(), pr_4_known());
-        let repo = gitea_test_repo(&fake);
-        github::pull_requests(&c.http, &repo, PassInput::fresh(&etags, &known))
-            .await
-            .unwrap()
-            .items
-    };
+    let reference = first_pr_pass(&gh(), &Fake::start("recorded/github").await)
+        .await
+        .items;
     let fake = Fake::start("recorded/github").await;
     fake.inject("GET", PULLS, 1, Canned::github_secondary());
     fake.inject("GET", &format!("{PULLS}/3"), 2, Canned::server_error(502));
@@ -180,14 +178,7 @@ async fn github_secondary_limit_429_and_5xx_around_recordings_give_the_same_pr()
         Canned::retry_after(429, 17),
     );
     let c = gh();
-    let (etags, known) = (HashMap::new(), pr_4_known());
-    let pass = github::pull_requests(
-        &c.http,
-        &gitea_test_repo(&fake),
-        PassInput::fresh(&etags, &known),
-    )
-    .await
-    .unwrap();
+    let pass = first_pr_pass(&c, &fake).await;
     assert_eq!(pass.end, PassEnd::Complete);
     assert_eq!(pass.items, reference);
     let waits = c.waits_s();

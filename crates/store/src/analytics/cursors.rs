@@ -65,15 +65,14 @@ pub async fn set(
 
 /// Forgets the work-item positions of `sources` (repositories for GitHub issues, integrations
 /// for Jira and Linear), so their next pass reads every item again: what a status-mapping
-/// change needs (analytics spec §7.1). Returns how many positions were dropped.
-pub async fn forget_work_items(conn: &mut Conn<'_>, org: OrgId, sources: &[Uuid]) -> Result<u64> {
-    let mut n = 0;
+/// change needs (analytics spec §7.1).
+pub async fn forget_work_items(conn: &mut Conn<'_>, org: OrgId, sources: &[Uuid]) -> Result<()> {
     for source in sources {
-        n += on_conn!(conn, c => sqlx::query(
+        on_conn!(conn, c => sqlx::query(
             "DELETE FROM sync_cursors WHERE org_id = $1 AND source_id = $2 \
              AND dataset = 'work_items'")
             .bind(Id::from(org)).bind(Id(*source))
-            .execute(&mut *c).await.map(|r| r.rows_affected()))?;
+            .execute(&mut *c).await.map(|_| ()))?;
     }
-    Ok(n)
+    Ok(())
 }
